@@ -42,6 +42,9 @@ var (
 	ErrUnknownFormat = errors.New("unknown model format")
 	// ErrUndetectable marks an artifact whose format could not be detected.
 	ErrUndetectable = errors.New("cannot detect model format")
+	// ErrInvalidOptions marks load options (parameters, a user-given
+	// signature, threads) that do not fit the format or the model.
+	ErrInvalidOptions = errors.New("invalid load options")
 )
 
 // Formats is a registry of model formats by name.

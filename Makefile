@@ -1,0 +1,40 @@
+# Convenience targets. The two commands a user needs work without make:
+#   go run ./cmd/sluice serve examples/xgboost/breast_cancer.json
+#   go test ./...
+
+GO ?= go
+FUZZTIME ?= 60s
+
+.PHONY: build test run onnxruntime bench fuzz vet ci
+
+build:
+	$(GO) build -o sluice ./cmd/sluice
+
+test:
+	$(GO) test ./...
+
+run:
+	$(GO) run ./cmd/sluice serve examples/xgboost/breast_cancer.json
+
+# Fetch the ONNX Runtime library into third_party/onnxruntime (git-ignored).
+onnxruntime:
+	scripts/onnxruntime.sh
+
+vet:
+	gofmt -l $$(git ls-files '*.go')
+	$(GO) vet ./...
+
+ci:
+	CI=true .ci/run
+
+# Benchmarks of the hot path; see docs/benchmarks.md for the peer comparisons.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/inference/... ./internal/oip/ ./internal/gateway/ ./internal/traffic/
+
+# Run every fuzz target for FUZZTIME each (the seed corpora run in `go test`).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done

@@ -1,0 +1,267 @@
+// Package apiclient is the typed client of Sluice's control API. The CLI and
+// the end-to-end tests use it; they talk to the server through nothing else.
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client calls one Sluice server.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// New returns a client for the server at base ("http://127.0.0.1:8080";
+// a bare "host:port" gets http://).
+func New(base string) *Client {
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
+}
+
+// Base returns the server's base URL.
+func (c *Client) Base() string { return c.base }
+
+// Error is a control API error answer.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.send(req, out)
+}
+
+func (c *Client) send(req *http.Request, out any) error {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("calling Sluice at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("reading answer from %s: %w", c.base, err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
+			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(data))}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding answer to %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return nil
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// PushVersion uploads an artifact as a new version of model.
+func (c *Client) PushVersion(ctx context.Context, model string, md PushMetadata, artifact io.Reader) (Version, error) {
+	var v Version
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			mdJSON, err := json.Marshal(md)
+			if err != nil {
+				return err
+			}
+			if err := mw.WriteField("metadata", string(mdJSON)); err != nil {
+				return err
+			}
+			fw, err := mw.CreateFormFile("artifact", "artifact")
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(fw, artifact); err != nil {
+				return fmt.Errorf("reading model file: %w", err)
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/models/"+esc(model)+"/versions", pr)
+	if err != nil {
+		return v, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	err = c.send(req, &v)
+	pr.Close()
+	return v, err
+}
+
+// ListModels returns every model.
+func (c *Client) ListModels(ctx context.Context) ([]Model, error) {
+	var out struct {
+		Models []Model `json:"models"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/models", nil, &out)
+	return out.Models, err
+}
+
+// GetModel returns one model.
+func (c *Client) GetModel(ctx context.Context, name string) (Model, error) {
+	var m Model
+	err := c.do(ctx, http.MethodGet, "/api/v1/models/"+esc(name), nil, &m)
+	return m, err
+}
+
+// ListVersions returns every version of a model, oldest first.
+func (c *Client) ListVersions(ctx context.Context, model string) ([]Version, error) {
+	var out struct {
+		Versions []Version `json:"versions"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/models/"+esc(model)+"/versions", nil, &out)
+	return out.Versions, err
+}
+
+// GetVersion resolves ref (a number, an alias or "latest").
+func (c *Client) GetVersion(ctx context.Context, model, ref string) (Version, error) {
+	var v Version
+	err := c.do(ctx, http.MethodGet, "/api/v1/models/"+esc(model)+"/versions/"+esc(ref), nil, &v)
+	return v, err
+}
+
+// SetAlias moves alias to version.
+func (c *Client) SetAlias(ctx context.Context, model, alias string, version int) (AliasChange, error) {
+	var ch AliasChange
+	err := c.do(ctx, http.MethodPut, "/api/v1/models/"+esc(model)+"/aliases/"+esc(alias), SetAliasRequest{Version: version}, &ch)
+	return ch, err
+}
+
+// DeleteAlias removes an alias.
+func (c *Client) DeleteAlias(ctx context.Context, model, alias string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, nil)
+}
+
+// AliasHistory returns every alias move of a model, oldest first.
+func (c *Client) AliasHistory(ctx context.Context, model string) ([]AliasChange, error) {
+	var out struct {
+		Changes []AliasChange `json:"changes"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/models/"+esc(model)+"/aliases", nil, &out)
+	return out.Changes, err
+}
+
+// CreateEndpoint creates an endpoint.
+func (c *Client) CreateEndpoint(ctx context.Context, req CreateEndpointRequest) (Endpoint, error) {
+	var e Endpoint
+	err := c.do(ctx, http.MethodPost, "/api/v1/endpoints", req, &e)
+	return e, err
+}
+
+// ListEndpoints returns every endpoint.
+func (c *Client) ListEndpoints(ctx context.Context) ([]Endpoint, error) {
+	var out struct {
+		Endpoints []Endpoint `json:"endpoints"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints", nil, &out)
+	return out.Endpoints, err
+}
+
+// GetEndpoint returns one endpoint.
+func (c *Client) GetEndpoint(ctx context.Context, name string) (Endpoint, error) {
+	var e Endpoint
+	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name), nil, &e)
+	return e, err
+}
+
+// UpdateEndpoint changes an endpoint.
+func (c *Client) UpdateEndpoint(ctx context.Context, name string, req UpdateEndpointRequest) (Endpoint, error) {
+	var e Endpoint
+	err := c.do(ctx, http.MethodPatch, "/api/v1/endpoints/"+esc(name), req, &e)
+	return e, err
+}
+
+// DeleteEndpoint removes an endpoint.
+func (c *Client) DeleteEndpoint(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/endpoints/"+esc(name), nil, nil)
+}
+
+// EndpointHistory returns every revision of an endpoint.
+func (c *Client) EndpointHistory(ctx context.Context, name string) ([]Endpoint, error) {
+	var out struct {
+		Revisions []Endpoint `json:"revisions"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name)+"/history", nil, &out)
+	return out.Revisions, err
+}
+
+// Predict calls the plain JSON inference form with body and returns the raw
+// answer and the version that gave it.
+func (c *Client) Predict(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/endpoints/"+esc(endpoint)+":predict", bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("calling Sluice at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var eb struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+			return nil, 0, &Error{Status: resp.StatusCode, Code: CodeInvalid, Message: eb.Error}
+		}
+		return nil, 0, &Error{Status: resp.StatusCode, Message: string(data)}
+	}
+	v, _ := strconv.Atoi(resp.Header.Get("Sluice-Model-Version"))
+	return data, v, nil
+}
+
+// ServerInfo is GET /api/v1/info.
+type ServerInfo struct {
+	Version string   `json:"version"`
+	Store   string   `json:"store"`
+	Formats []string `json:"formats"`
+}
+
+// Info returns the server's version, store kind and formats.
+func (c *Client) Info(ctx context.Context) (ServerInfo, error) {
+	var i ServerInfo
+	err := c.do(ctx, http.MethodGet, "/api/v1/info", nil, &i)
+	return i, err
+}

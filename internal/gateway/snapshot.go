@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/traffic"
+)
+
+// Snapshot is the immutable routing table: every endpoint the gateway
+// serves, with its traffic plan and loaded versions. Never modify a
+// Snapshot after handing it to Swap.
+type Snapshot struct {
+	// Revision is the store revision the snapshot was built from.
+	Revision int64
+	// Endpoints by name.
+	Endpoints map[string]*Endpoint
+}
+
+// Endpoint is one served endpoint.
+type Endpoint struct {
+	// Name clients call.
+	Name string
+	// Model is the registry model the endpoint serves.
+	Model string
+	// Plan divides traffic among Backends.
+	Plan *traffic.Plan
+	// Backends holds every version the plan names, by version number.
+	Backends map[int]*Backend
+}
+
+// Backend is one loaded model version.
+type Backend struct {
+	// Model is the registry model name.
+	Model string
+	// Version is the version number.
+	Version int
+	// Format is the runtime format ("xgboost", "onnx", ...).
+	Format string
+	// Runtime scores requests; nil when loading failed (see Err).
+	Runtime inference.Model
+	// Err is why the version could not be loaded; the endpoint answers 503.
+	Err error
+
+	sig        inference.Signature
+	tabular    inference.TensorSpec
+	isTabular  bool
+	versionStr string
+}
+
+// NewBackend returns a backend for a loaded runtime, or for one whose load
+// failed when loadErr is set.
+func NewBackend(model string, version int, format string, rt inference.Model, loadErr error) *Backend {
+	b := &Backend{Model: model, Version: version, Format: format, Runtime: rt, Err: loadErr, versionStr: strconv.Itoa(version)}
+	if rt != nil {
+		b.sig = rt.Signature()
+		b.tabular, b.isTabular = b.sig.TabularInput()
+	}
+	return b
+}
+
+// Ready reports whether the backend can score.
+func (b *Backend) Ready() bool { return b != nil && b.Runtime != nil }
+
+// primary returns the backend with the largest share of traffic.
+func (e *Endpoint) primary() *Backend {
+	var best *Backend
+	bestW := -1
+	for _, s := range e.Plan.Splits() {
+		if s.Weight > bestW {
+			best, bestW = e.Backends[s.Version], s.Weight
+		}
+	}
+	return best
+}
+
+// Ready reports whether every version receiving traffic is loaded.
+func (e *Endpoint) Ready() bool {
+	for _, v := range e.Plan.Versions() {
+		if !e.Backends[v].Ready() {
+			return false
+		}
+	}
+	return true
+}

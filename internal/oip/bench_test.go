@@ -1,0 +1,120 @@
+package oip
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/inference"
+)
+
+// benchRequest is an inference request for a tabular model: one FP32
+// input of rows × features random values, as a client would send them.
+func benchRequest(rows, features int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := fmt.Appendf(nil, `{"id":"bench","inputs":[{"name":"input","shape":[%d,%d],"datatype":"FP32","data":[`, rows, features)
+	for i := range rows * features {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(float32(r.NormFloat64()*100)), 'g', -1, 32)
+	}
+	return append(b, "]}]}"...)
+}
+
+// benchInstances is the same data in the plain instances form.
+func benchInstances(rows, features int) ([]byte, inference.TensorSpec) {
+	r := rand.New(rand.NewPCG(1, 2))
+	spec := inference.TensorSpec{Name: "input", Datatype: inference.FP64}
+	for j := range features {
+		spec.Features = append(spec.Features, inference.Feature{Name: fmt.Sprintf("feature_%02d", j)})
+	}
+	b := []byte(`{"instances":[`)
+	for i := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		for j, f := range spec.Features {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = fmt.Appendf(b, "%q:", f.Name)
+			b = strconv.AppendFloat(b, r.NormFloat64()*100, 'g', 8, 64)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), spec
+}
+
+var benchSizes = []struct{ rows, features int }{{1, 30}, {1000, 30}}
+
+func BenchmarkDecodeInferRequest(b *testing.B) {
+	decoders := []struct {
+		name   string
+		decode func([]byte, Limits) (*InferRequest, error)
+	}{
+		{"fast", DecodeInferRequest},
+		{"encoding-json", func(body []byte, lim Limits) (*InferRequest, error) { return refDecodeInferRequest(body, lim, false) }},
+		{"encoding-json-strict", func(body []byte, lim Limits) (*InferRequest, error) { return refDecodeInferRequest(body, lim, true) }},
+	}
+	for _, size := range benchSizes {
+		body := benchRequest(size.rows, size.features)
+		for _, dec := range decoders {
+			b.Run(fmt.Sprintf("%dx%d/%s", size.rows, size.features, dec.name), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := dec.decode(body, Limits{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkDecodeInstances(b *testing.B) {
+	decoders := []struct {
+		name   string
+		decode func([]byte, inference.TensorSpec, Limits) (inference.Tensor, error)
+	}{
+		{"fast", DecodeInstances},
+		{"encoding-json", func(body []byte, spec inference.TensorSpec, lim Limits) (inference.Tensor, error) {
+			return refDecodeInstances(body, spec, lim, false)
+		}},
+	}
+	for _, size := range benchSizes {
+		body, spec := benchInstances(size.rows, size.features)
+		for _, dec := range decoders {
+			b.Run(fmt.Sprintf("%dx%d/%s", size.rows, size.features, dec.name), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := dec.decode(body, spec, Limits{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkAppendInferResponse(b *testing.B) {
+	for _, size := range benchSizes {
+		req, err := DecodeInferRequest(benchRequest(size.rows, size.features), Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp := &InferResponse{ModelName: "fraud", ModelVersion: "3", ID: "bench", Outputs: req.Inputs}
+		b.Run(fmt.Sprintf("%dx%d", size.rows, size.features), func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = AppendInferResponse(buf[:0], resp)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

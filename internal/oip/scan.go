@@ -1,0 +1,688 @@
+package oip
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/internal/inference"
+)
+
+// maxDepth is the deepest nesting of arrays and objects accepted, the same
+// bound as encoding/json's, so that both decoders agree on every body.
+const maxDepth = 10000
+
+// scanner reads JSON from a byte slice, one token at a time, for decoders
+// that know the shape they expect. It validates as strictly as
+// encoding/json (plus: no duplicate object keys, no invalid UTF-8) and
+// never allocates except to unescape strings into scratch and to build
+// generic values.
+type scanner struct {
+	buf     []byte
+	pos     int
+	depth   int
+	keyAt   int    // offset of the last object key read
+	scratch []byte // holds the last unescaped string; reused
+}
+
+// syntaxError reports malformed JSON at offset off.
+func syntaxError(off int, msg string) error {
+	return &inference.InputError{Msg: fmt.Sprintf("body is not valid JSON: %s at offset %d", msg, off)}
+}
+
+// unexpected reports the byte at s.pos (or the end of input) as not what
+// was wanted.
+func (s *scanner) unexpected(want string) error {
+	if s.pos >= len(s.buf) {
+		return syntaxError(s.pos, "unexpected end of input")
+	}
+	return syntaxError(s.pos, fmt.Sprintf("unexpected %s, expected %s", quoteByte(s.buf[s.pos]), want))
+}
+
+// quoteByte shows a byte in a syntax error: 'x', or its code when it is
+// not printable ASCII.
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return "'" + string(rune(c)) + "'"
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
+}
+
+// ws skips JSON whitespace.
+func (s *scanner) ws() {
+	for s.pos < len(s.buf) {
+		switch s.buf[s.pos] {
+		case ' ', '\n', '\r', '\t':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips whitespace and returns the next byte, or 0 at the end of the
+// input. A literal 0 byte is never valid JSON, so callers treat 0 as "not
+// what I expected" and unexpected tells the two cases apart.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.pos < len(s.buf) {
+		return s.buf[s.pos]
+	}
+	return 0
+}
+
+// enter consumes the '{' or '[' at s.pos.
+func (s *scanner) enter() error {
+	s.depth++
+	if s.depth > maxDepth {
+		return syntaxError(s.pos, fmt.Sprintf("arrays and objects nested deeper than %d levels", maxDepth))
+	}
+	s.pos++
+	return nil
+}
+
+// nextKey moves to the next member of the object being read, given how
+// many members were read before. It returns the member's key (valid until
+// the next string is read) with s.pos at its value, or ok false after
+// consuming the closing '}'.
+func (s *scanner) nextKey(i int) (key []byte, ok bool, err error) {
+	c := s.peek()
+	if c == '}' {
+		s.pos++
+		s.depth--
+		return nil, false, nil
+	}
+	if i > 0 {
+		if c != ',' {
+			return nil, false, s.unexpected("',' or '}' after an object member")
+		}
+		s.pos++
+		c = s.peek()
+	}
+	if c != '"' {
+		return nil, false, s.unexpected("a string key")
+	}
+	s.keyAt = s.pos
+	if key, err = s.readString(); err != nil {
+		return nil, false, err
+	}
+	if s.peek() != ':' {
+		return nil, false, s.unexpected("':' after an object key")
+	}
+	s.pos++
+	s.ws()
+	return key, true, nil
+}
+
+// nextElem moves to the next element of the array being read, given how
+// many elements were read before. It returns ok false after consuming the
+// closing ']'; otherwise s.pos is at the element and c is its first byte
+// (0 at the end of input).
+func (s *scanner) nextElem(i int) (c byte, ok bool, err error) {
+	c = s.peek()
+	if c == ']' {
+		s.pos++
+		s.depth--
+		return 0, false, nil
+	}
+	if i > 0 {
+		if c != ',' {
+			return 0, false, s.unexpected("',' or ']' after an array element")
+		}
+		s.pos++
+		c = s.peek()
+	}
+	return c, true, nil
+}
+
+// readString reads the string at s.pos (which is '"'). The result aliases
+// the input when the string has no escapes, and s.scratch otherwise; either
+// way it is valid only until the next string is read.
+func (s *scanner) readString() ([]byte, error) {
+	start := s.pos + 1
+	for i := start; i < len(s.buf); {
+		c := s.buf[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return s.buf[start:i], nil
+		case c == '\\':
+			return s.readEscaped(start, i)
+		case c < 0x20:
+			return nil, syntaxError(i, "control character in string")
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, n := utf8.DecodeRune(s.buf[i:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, syntaxError(i, "invalid UTF-8 in string")
+			}
+			i += n
+		}
+	}
+	return nil, syntaxError(len(s.buf), "unexpected end of input in string")
+}
+
+// readEscaped finishes reading a string that has an escape at i, decoding
+// it into s.scratch. Like encoding/json, an escaped lone surrogate becomes
+// U+FFFD.
+func (s *scanner) readEscaped(start, i int) ([]byte, error) {
+	b := append(s.scratch[:0], s.buf[start:i]...)
+	for i < len(s.buf) {
+		c := s.buf[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			s.scratch = b
+			return b, nil
+		case c == '\\':
+			if i+1 >= len(s.buf) {
+				return nil, syntaxError(len(s.buf), "unexpected end of input in string")
+			}
+			switch e := s.buf[i+1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				r := hex4(s.buf[i+2:])
+				if r < 0 {
+					return nil, syntaxError(i, "invalid \\u escape in string")
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if r2 := hex4u(s.buf[i:]); r2 >= 0 {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							b = utf8.AppendRune(b, d)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				b = utf8.AppendRune(b, r)
+				continue
+			default:
+				return nil, syntaxError(i, fmt.Sprintf("invalid escape %q in string", "\\"+string(rune(e))))
+			}
+			i += 2
+		case c < 0x20:
+			return nil, syntaxError(i, "control character in string")
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(s.buf[i:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, syntaxError(i, "invalid UTF-8 in string")
+			}
+			b = append(b, s.buf[i:i+n]...)
+			i += n
+		}
+	}
+	return nil, syntaxError(len(s.buf), "unexpected end of input in string")
+}
+
+// hex4 decodes four hex digits at the start of b, or returns -1.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// hex4u decodes a \uXXXX escape at the start of b, or returns -1.
+func hex4u(b []byte) rune {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return -1
+	}
+	return hex4(b[2:])
+}
+
+// number is a scanned JSON number literal. Besides the literal it holds
+// the decimal mantissa and exponent, so that most numbers convert to a
+// float without being parsed again.
+type number struct {
+	lit   []byte
+	isInt bool   // no fraction and no exponent
+	neg   bool   // starts with '-'
+	exact bool   // mant and exp hold the value exactly: at most 19 digits
+	mant  uint64 // significant decimal digits
+	exp   int    // the value is ±mant × 10^exp
+}
+
+// readNumber reads the number at s.pos, checking the JSON grammar.
+func (s *scanner) readNumber() (number, error) {
+	b, i := s.buf, s.pos
+	n := number{isInt: true, exact: true}
+	start := i
+	if i < len(b) && b[i] == '-' {
+		n.neg = true
+		i++
+	}
+	// Up to 19 digits fit in mant. Leading zeros add nothing; a longer
+	// mantissa is left to strconv.
+	nd := 0
+	switch {
+	case i >= len(b):
+		s.pos = i
+		return number{}, s.unexpected("a digit")
+	case b[i] == '0':
+		i++
+	case '1' <= b[i] && b[i] <= '9':
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			if nd < 19 {
+				n.mant = n.mant*10 + uint64(b[i]-'0')
+				nd++
+			} else {
+				n.exact = false
+			}
+		}
+	default:
+		s.pos = i
+		if rest := b[start:]; bytes.HasPrefix(rest, []byte("NaN")) || bytes.HasPrefix(rest, []byte("Infinity")) || bytes.HasPrefix(rest, []byte("-Infinity")) {
+			return number{}, s.unexpected("a value (JSON has no NaN or Infinity; null stands for NaN)")
+		}
+		return number{}, s.unexpected("a value")
+	}
+	if i < len(b) && b[i] == '.' {
+		n.isInt = false
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			s.pos = i
+			return number{}, s.unexpected("a digit after the decimal point")
+		}
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			switch {
+			case n.mant == 0 && b[i] == '0':
+				n.exp--
+			case nd < 19:
+				n.mant = n.mant*10 + uint64(b[i]-'0')
+				nd++
+				n.exp--
+			default:
+				n.exact = false
+			}
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		n.isInt = false
+		i++
+		sign := 1
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			if b[i] == '-' {
+				sign = -1
+			}
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			s.pos = i
+			return number{}, s.unexpected("a digit in the exponent")
+		}
+		e := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			if e < 1<<20 {
+				e = e*10 + int(b[i]-'0')
+			}
+			i++
+		}
+		n.exp += sign * e
+	}
+	s.pos = i
+	n.lit = b[start:i]
+	return n, nil
+}
+
+// pow10f64 holds the powers of ten that float64 represents exactly.
+var pow10f64 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// float64 converts n, correctly rounded, when one exact multiplication or
+// division does it: the fast path of strconv.ParseFloat, without parsing
+// the literal again. ok is false otherwise; then use strconv.
+func (n *number) float64() (f float64, ok bool) {
+	if !n.exact || n.mant>>52 != 0 {
+		return 0, false
+	}
+	f = float64(n.mant)
+	if n.neg {
+		f = -f
+	}
+	switch e := n.exp; {
+	case n.mant == 0, e == 0:
+		return f, true
+	case e > 0 && e <= 15+22:
+		if e > 22 {
+			f *= pow10f64[e-22]
+			e = 22
+		}
+		if f > 1e15 || f < -1e15 {
+			return 0, false // the first multiplication was not exact
+		}
+		return f * pow10f64[e], true
+	case e < 0 && e >= -22:
+		return f / pow10f64[-e], true
+	}
+	return 0, false
+}
+
+// float32 converts n, correctly rounded, through float64 when that
+// cannot round twice: float64 rounds to nearest, so a float32 rounding
+// boundary (a midpoint between two float32s, which float64 represents)
+// cannot lie between the exact value and the float64 unless the float64
+// is that midpoint. ok is false then, and outside the normal float32
+// range; use strconv.
+func (n *number) float32() (f float32, ok bool) {
+	f64, ok := n.float64()
+	switch a := math.Abs(f64); {
+	case !ok:
+		return 0, false
+	case a == 0:
+		return float32(f64), true
+	case a < 1e-37 || a > 3e38:
+		return 0, false
+	case math.Float64bits(f64)&(1<<29-1) == 1<<28:
+		return 0, false // a midpoint: let strconv round the exact value
+	}
+	return float32(f64), true
+}
+
+// literal consumes the keyword word (true, false or null) at s.pos.
+func (s *scanner) literal(word string) error {
+	if !bytes.HasPrefix(s.buf[s.pos:], []byte(word)) {
+		// Point at the first byte that differs.
+		for k := 0; k < len(word) && s.pos < len(s.buf) && s.buf[s.pos] == word[k]; k++ {
+			s.pos++
+		}
+		return s.unexpected(fmt.Sprintf("%q", word))
+	}
+	s.pos += len(word)
+	return nil
+}
+
+// keySet detects duplicate keys in one object. The zero value is ready;
+// it allocates only from the second key on.
+type keySet struct {
+	list []string
+	set  map[string]struct{}
+}
+
+// add records key and reports whether it was already there.
+func (k *keySet) add(key []byte) (dup bool) {
+	if k.set != nil {
+		if _, dup = k.set[string(key)]; !dup {
+			k.set[string(key)] = struct{}{}
+		}
+		return dup
+	}
+	for _, x := range k.list {
+		if x == string(key) {
+			return true
+		}
+	}
+	k.list = append(k.list, string(key))
+	if len(k.list) > 16 {
+		k.set = make(map[string]struct{}, 2*len(k.list))
+		for _, x := range k.list {
+			k.set[x] = struct{}{}
+		}
+		k.list = nil
+	}
+	return false
+}
+
+// skip reads and discards the value at s.pos, validating it fully.
+func (s *scanner) skip() error {
+	switch c := s.peek(); c {
+	case '"':
+		_, err := s.readString()
+		return err
+	case '{':
+		if err := s.enter(); err != nil {
+			return err
+		}
+		var keys keySet
+		for i := 0; ; i++ {
+			key, ok, err := s.nextKey(i)
+			if err != nil || !ok {
+				return err
+			}
+			if keys.add(key) {
+				return duplicateKey(s.keyAt, "", key)
+			}
+			if err := s.skip(); err != nil {
+				return err
+			}
+		}
+	case '[':
+		if err := s.enter(); err != nil {
+			return err
+		}
+		for i := 0; ; i++ {
+			_, ok, err := s.nextElem(i)
+			if err != nil || !ok {
+				return err
+			}
+			if err := s.skip(); err != nil {
+				return err
+			}
+		}
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	default:
+		_, err := s.readNumber()
+		return err
+	}
+}
+
+// duplicateKey reports a key seen twice in one object. path is the
+// object's path when known.
+func duplicateKey(off int, path string, key []byte) error {
+	if path == "" {
+		return &inference.InputError{Msg: fmt.Sprintf("duplicate key %q at offset %d", key, off)}
+	}
+	return &inference.InputError{Field: path, Msg: fmt.Sprintf("duplicate key %q", key)}
+}
+
+// readAny reads any JSON value as Go values: map[string]any, []any,
+// string, bool, nil, and numbers as int64 when written as an integer that
+// fits, float64 otherwise. Its errors carry an offset but no field; the
+// caller adds the field.
+func (s *scanner) readAny() (any, error) {
+	switch c := s.peek(); c {
+	case '"':
+		b, err := s.readString()
+		return string(b), err
+	case '{':
+		if err := s.enter(); err != nil {
+			return nil, err
+		}
+		m := map[string]any{}
+		for i := 0; ; i++ {
+			key, ok, err := s.nextKey(i)
+			if err != nil || !ok {
+				return m, err
+			}
+			k := string(key)
+			if _, dup := m[k]; dup {
+				return nil, duplicateKey(s.keyAt, "", key)
+			}
+			if m[k], err = s.readAny(); err != nil {
+				return nil, err
+			}
+		}
+	case '[':
+		if err := s.enter(); err != nil {
+			return nil, err
+		}
+		a := []any{}
+		for i := 0; ; i++ {
+			_, ok, err := s.nextElem(i)
+			if err != nil || !ok {
+				return a, err
+			}
+			v, err := s.readAny()
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+	case 't':
+		return true, s.literal("true")
+	case 'f':
+		return false, s.literal("false")
+	case 'n':
+		return nil, s.literal("null")
+	default:
+		at := s.pos
+		n, err := s.readNumber()
+		if err != nil {
+			return nil, err
+		}
+		v, ok := genericNumber(n.lit, n.isInt)
+		if !ok {
+			return nil, &inference.InputError{Msg: fmt.Sprintf("number %s at offset %d is out of range for a 64-bit float", truncate(n.lit), at)}
+		}
+		return v, nil
+	}
+}
+
+// genericNumber converts a number literal for readAny: int64 when the
+// literal is an integer that fits, float64 otherwise. ok is false when the
+// number overflows float64.
+func genericNumber(lit []byte, isInt bool) (v any, ok bool) {
+	if isInt {
+		if i, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+			return i, true
+		}
+	}
+	f, err := strconv.ParseFloat(string(lit), 64)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// readParams reads a parameters object (or null, giving nil). path names it
+// in errors, like "inputs[2].parameters".
+func (s *scanner) readParams(path func() string) (map[string]any, error) {
+	switch s.peek() {
+	case 'n':
+		return nil, s.literal("null")
+	case '{':
+	default:
+		return nil, s.typeError(path(), "an object of parameters")
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	for i := 0; ; i++ {
+		key, ok, err := s.nextKey(i)
+		if err != nil || !ok {
+			return m, err
+		}
+		k := string(key)
+		if _, dup := m[k]; dup {
+			return nil, duplicateKey(0, path(), key)
+		}
+		v, err := s.readAny()
+		if err != nil {
+			return nil, withField(err, path()+"."+k)
+		}
+		m[k] = v
+	}
+}
+
+// withField sets the field of an *inference.InputError that has none.
+func withField(err error, field string) error {
+	if e, ok := err.(*inference.InputError); ok && e.Field == "" {
+		e.Field = field
+	}
+	return err
+}
+
+// typeError reports that the value at s.pos is not want, or, when it is
+// not a JSON value at all, the syntax error.
+func (s *scanner) typeError(field, want string) error {
+	got, err := s.describe()
+	if err != nil {
+		return err
+	}
+	return inference.Inputf(field, "expected %s, got %s", want, got)
+}
+
+// describe names the JSON value at s.pos for an error message, like
+// `string "abc"`, `number 1.5`, `an array` or `null`, after checking that
+// it is a valid value. It does not move s.pos.
+func (s *scanner) describe() (string, error) {
+	save, depth := s.pos, s.depth
+	if err := s.skip(); err != nil {
+		return "", err
+	}
+	s.pos, s.depth = save, depth
+	switch c := s.peek(); c {
+	case '"':
+		b, _ := s.readString()
+		s.pos = save
+		return "string " + quoteShort(b), nil
+	case '{':
+		return "an object", nil
+	case '[':
+		return "an array", nil
+	case 't':
+		return "true", nil
+	case 'f':
+		return "false", nil
+	case 'n':
+		return "null", nil
+	}
+	n, _ := s.readNumber()
+	s.pos = save
+	return "number " + string(truncate(n.lit)), nil
+}
+
+// quoteShort quotes b for an error message, shortening long strings.
+func quoteShort(b []byte) string {
+	return strconv.Quote(string(truncate(b)))
+}
+
+func truncate(b []byte) []byte {
+	const max = 40
+	if len(b) <= max {
+		return b
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return append(b[:cut:cut], "..."...)
+}

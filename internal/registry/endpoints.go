@@ -1,0 +1,321 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/gateway"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/traffic"
+)
+
+// EndpointSpec is the stored, desired state of an endpoint.
+type EndpointSpec struct {
+	// Model is the registry model the endpoint serves.
+	Model string `json:"model"`
+	// Version is a version number ("3"), an alias ("production", which the
+	// endpoint then follows when the alias moves) or "latest".
+	Version string `json:"version"`
+	// Description is free text for people.
+	Description string `json:"description,omitempty"`
+}
+
+// Validate checks the spec's fields, naming the first bad one.
+func (sp *EndpointSpec) Validate() error {
+	if sp.Model == "" {
+		return fmt.Errorf("%w: model: must not be empty", ErrInvalid)
+	}
+	sp.Version = splitRef(strings.TrimSpace(sp.Version))
+	if sp.Version == "" {
+		return fmt.Errorf("%w: version: must be a version number, an alias or \"latest\"", ErrInvalid)
+	}
+	if n, err := strconv.Atoi(sp.Version); err == nil && n <= 0 {
+		return fmt.Errorf("%w: version: %d is not a positive version number", ErrInvalid, n)
+	}
+	return nil
+}
+
+// Endpoint is an endpoint as the API shows it: its spec, and the version
+// the spec resolves to right now.
+type Endpoint struct {
+	Name      string       `json:"name"`
+	Spec      EndpointSpec `json:"spec"`
+	Revision  int64        `json:"revision"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	// ServingVersion is the version the spec resolves to now (0 if it does not resolve).
+	ServingVersion int `json:"serving_version"`
+	// Error says why the spec does not resolve or load, if it does not.
+	Error string `json:"error,omitempty"`
+}
+
+func decodeSpec(e store.Endpoint) (EndpointSpec, error) {
+	var sp EndpointSpec
+	if err := json.Unmarshal(e.Spec, &sp); err != nil {
+		return sp, fmt.Errorf("endpoint %s revision %d: decoding spec: %w", e.Name, e.Revision, err)
+	}
+	return sp, nil
+}
+
+func (s *Service) view(ctx context.Context, e store.Endpoint) (Endpoint, error) {
+	sp, err := decodeSpec(e)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	out := Endpoint{Name: e.Name, Spec: sp, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if v, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version); err != nil {
+		out.Error = err.Error()
+	} else {
+		out.ServingVersion = v.Version
+	}
+	return out, nil
+}
+
+// CreateEndpoint creates an endpoint serving spec and makes it live.
+func (s *Service) CreateEndpoint(ctx context.Context, name string, spec EndpointSpec) (Endpoint, error) {
+	if err := spec.Validate(); err != nil {
+		return Endpoint{}, err
+	}
+	if _, err := s.db.ResolveVersion(ctx, spec.Model, spec.Version); err != nil {
+		return Endpoint{}, fmt.Errorf("endpoint %s: model %s version %q: %w", name, spec.Model, spec.Version, err)
+	}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e, err := s.db.CreateEndpoint(ctx, name, raw)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	s.syncAfterWrite(ctx)
+	return s.view(ctx, e)
+}
+
+// UpdateEndpoint applies fn to the endpoint's spec, stores the result as a
+// new revision and makes it live.
+func (s *Service) UpdateEndpoint(ctx context.Context, name string, fn func(*EndpointSpec) error) (Endpoint, error) {
+	e, err := s.db.UpdateEndpoint(ctx, name, func(cur store.Endpoint) (json.RawMessage, error) {
+		sp, err := decodeSpec(cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(&sp); err != nil {
+			return nil, err
+		}
+		if err := sp.Validate(); err != nil {
+			return nil, err
+		}
+		if _, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version); err != nil {
+			return nil, fmt.Errorf("endpoint %s: model %s version %q: %w", name, sp.Model, sp.Version, err)
+		}
+		return json.Marshal(sp)
+	})
+	if err != nil {
+		return Endpoint{}, err
+	}
+	s.syncAfterWrite(ctx)
+	return s.view(ctx, e)
+}
+
+// SetVersion points an endpoint at a version reference.
+func (s *Service) SetVersion(ctx context.Context, name, ref string) (Endpoint, error) {
+	return s.UpdateEndpoint(ctx, name, func(sp *EndpointSpec) error {
+		sp.Version = ref
+		return nil
+	})
+}
+
+// DeleteEndpoint removes an endpoint and stops serving it.
+func (s *Service) DeleteEndpoint(ctx context.Context, name string) error {
+	if err := s.db.DeleteEndpoint(ctx, name); err != nil {
+		return err
+	}
+	s.syncAfterWrite(ctx)
+	return nil
+}
+
+// GetEndpoint returns one endpoint.
+func (s *Service) GetEndpoint(ctx context.Context, name string) (Endpoint, error) {
+	e, err := s.db.GetEndpoint(ctx, name)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return s.view(ctx, e)
+}
+
+// ListEndpoints returns every endpoint.
+func (s *Service) ListEndpoints(ctx context.Context) ([]Endpoint, error) {
+	es, err := s.db.ListEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Endpoint, 0, len(es))
+	for _, e := range es {
+		v, err := s.view(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// EndpointHistory returns every revision of an endpoint, oldest first.
+func (s *Service) EndpointHistory(ctx context.Context, name string) ([]Endpoint, error) {
+	es, err := s.db.EndpointHistory(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Endpoint, 0, len(es))
+	for _, e := range es {
+		sp, err := decodeSpec(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Endpoint{Name: e.Name, Spec: sp, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt})
+	}
+	return out, nil
+}
+
+// SetAlias moves a model's alias to a version; endpoints following the
+// alias switch at once.
+func (s *Service) SetAlias(ctx context.Context, model, alias string, version int, actor string) (store.AliasChange, error) {
+	c, err := s.db.SetAlias(ctx, model, splitRef(alias), version, actor)
+	if err != nil {
+		return c, err
+	}
+	s.syncAfterWrite(ctx)
+	return c, nil
+}
+
+// DeleteAlias removes a model's alias. Endpoints following it stop
+// resolving and keep serving what they served until they are changed.
+func (s *Service) DeleteAlias(ctx context.Context, model, alias, actor string) error {
+	if err := s.db.DeleteAlias(ctx, model, splitRef(alias), actor); err != nil {
+		return err
+	}
+	s.syncAfterWrite(ctx)
+	return nil
+}
+
+// syncAfterWrite rebuilds the routing table after a write. The write has
+// committed, so a failure here is logged, not returned: Run's poll retries.
+func (s *Service) syncAfterWrite(ctx context.Context) {
+	if err := s.Sync(ctx); err != nil {
+		s.log.Error("rebuilding routing table", "err", err)
+	}
+}
+
+// Attach sets the router that receives routing tables.
+func (s *Service) Attach(r Router) {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	s.router = r
+}
+
+// Sync builds a routing table from the store and hands it to the router.
+func (s *Service) Sync(ctx context.Context) error {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	if s.router == nil {
+		return nil
+	}
+	snap, inUse, err := s.build(ctx)
+	if err != nil {
+		return err
+	}
+	s.router.Swap(snap)
+	s.evictIdle(inUse, 10*time.Minute)
+	return nil
+}
+
+// build reads every endpoint, resolves its version and loads it. An endpoint
+// whose version does not resolve keeps the version the current table serves
+// (an alias deleted under it must not take it down).
+func (s *Service) build(ctx context.Context) (*gateway.Snapshot, map[string]bool, error) {
+	rev, err := s.db.Revision(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading store revision: %w", err)
+	}
+	es, err := s.db.ListEndpoints(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing endpoints: %w", err)
+	}
+	var prev *gateway.Snapshot
+	if g, ok := s.router.(interface{ Current() *gateway.Snapshot }); ok {
+		prev = g.Current()
+	}
+	snap := &gateway.Snapshot{Revision: rev, Endpoints: make(map[string]*gateway.Endpoint, len(es))}
+	inUse := map[string]bool{}
+	for _, e := range es {
+		sp, err := decodeSpec(e)
+		if err != nil {
+			s.log.Error("skipping endpoint", "endpoint", e.Name, "err", err)
+			continue
+		}
+		v, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version)
+		if err != nil {
+			if prev != nil && prev.Endpoints[e.Name] != nil {
+				s.log.Warn("endpoint version does not resolve; keeping the version it serves", "endpoint", e.Name, "ref", sp.Version, "err", err)
+				snap.Endpoints[e.Name] = prev.Endpoints[e.Name]
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return nil, nil, fmt.Errorf("endpoint %s: %w", e.Name, err)
+			}
+			s.log.Error("endpoint version does not resolve", "endpoint", e.Name, "ref", sp.Version, "err", err)
+			continue
+		}
+		inUse[cacheKey(v)] = true
+		b := s.backend(ctx, v)
+		snap.Endpoints[e.Name] = &gateway.Endpoint{
+			Name:     e.Name,
+			Model:    sp.Model,
+			Plan:     traffic.Single(v.Version),
+			Backends: map[int]*gateway.Backend{v.Version: b},
+		}
+	}
+	return snap, inUse, nil
+}
+
+// Run keeps the routing table in step with the store: it builds one at
+// once, then polls the store's revision every interval and rebuilds when it
+// moves (another node changed something), until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) error {
+	if err := s.Sync(ctx); err != nil {
+		return fmt.Errorf("building the first routing table: %w", err)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		rev, err := s.db.Revision(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("polling store revision", "err", err)
+			continue
+		}
+		s.buildMu.Lock()
+		var cur int64 = -1
+		if g, ok := s.router.(interface{ Current() *gateway.Snapshot }); ok && g.Current() != nil {
+			cur = g.Current().Revision
+		}
+		s.buildMu.Unlock()
+		if rev != cur {
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("rebuilding routing table", "err", err)
+			}
+		}
+	}
+}

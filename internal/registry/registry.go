@@ -1,0 +1,292 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/artifact"
+	"github.com/sluicehq/sluice/internal/gateway"
+	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// Router receives new routing tables; the gateway implements it.
+type Router interface {
+	Swap(*gateway.Snapshot)
+}
+
+// Options configure a Service.
+type Options struct {
+	Logger *slog.Logger
+	// MaxArtifactBytes bounds pushed artifacts; 0 means 2 GiB.
+	MaxArtifactBytes int64
+}
+
+// Service is the registry and endpoint manager.
+type Service struct {
+	db      *store.DB
+	blobs   *artifact.Store
+	formats *inference.Formats
+	log     *slog.Logger
+	opts    Options
+
+	buildMu sync.Mutex // serialises snapshot builds and swaps
+	router  Router     // guarded by buildMu
+
+	cacheMu sync.Mutex
+	cache   map[string]*cached // loaded versions by cacheKey; guarded by cacheMu
+}
+
+type cached struct {
+	backend  *gateway.Backend
+	lastUsed time.Time
+}
+
+// New returns a Service over a store, an artifact store and formats.
+func New(db *store.DB, blobs *artifact.Store, formats *inference.Formats, opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxArtifactBytes <= 0 {
+		opts.MaxArtifactBytes = 2 << 30
+	}
+	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, cache: map[string]*cached{}}
+}
+
+// Formats returns the registered model formats.
+func (s *Service) Formats() *inference.Formats { return s.formats }
+
+// Store returns the underlying store.
+func (s *Service) Store() *store.DB { return s.db }
+
+// MaxArtifactBytes is the largest artifact Push accepts.
+func (s *Service) MaxArtifactBytes() int64 { return s.opts.MaxArtifactBytes }
+
+// PushRequest is a new model version.
+type PushRequest struct {
+	Model       string
+	Format      string // empty: detect from the artifact
+	Description string
+	Labels      map[string]string
+	Metrics     map[string]float64
+	// Signature overrides or completes what the artifact carries.
+	Signature *inference.Signature
+	// Params are runtime parameters (e.g. "threads").
+	Params map[string]string
+	Actor  string
+	// Artifact is the model file.
+	Artifact []byte
+}
+
+// Errors the API maps to status codes.
+var (
+	// ErrInvalid marks a request that is wrong in itself (400).
+	ErrInvalid = errors.New("invalid request")
+)
+
+// Push validates and stores a new version: it detects or checks the format,
+// loads the artifact with its runtime (refusing corrupt files), stores the
+// artifact by digest and writes the version in one transaction.
+func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, error) {
+	if len(req.Artifact) == 0 {
+		return store.Version{}, fmt.Errorf("%w: artifact: the model file is empty", ErrInvalid)
+	}
+	format := req.Format
+	if format == "" {
+		f, err := s.formats.Detect(req.Artifact)
+		if err != nil {
+			return store.Version{}, err
+		}
+		format = f
+	}
+	opts, err := loadOptions(req.Signature, req.Params)
+	if err != nil {
+		return store.Version{}, err
+	}
+	if req.Signature != nil {
+		if err := req.Signature.Validate(); err != nil {
+			return store.Version{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	m, err := s.formats.Load(ctx, format, req.Artifact, opts)
+	if err != nil {
+		return store.Version{}, fmt.Errorf("loading %s as %s: %w", req.Model, format, err)
+	}
+	sig := m.Signature()
+	if err := sig.Validate(); err != nil {
+		closeModel(m)
+		return store.Version{}, fmt.Errorf("%w: model %s: %v", inference.ErrInvalidModel, req.Model, err)
+	}
+	sigJSON, err := json.Marshal(sig)
+	if err != nil {
+		closeModel(m)
+		return store.Version{}, fmt.Errorf("encoding signature: %w", err)
+	}
+	digest, size, err := s.blobs.PutBytes(ctx, req.Artifact)
+	if err != nil {
+		closeModel(m)
+		return store.Version{}, fmt.Errorf("storing artifact: %w", err)
+	}
+	params := req.Params
+	if req.Signature != nil {
+		// Keep the user's signature so reloads see the same names.
+		if params == nil {
+			params = map[string]string{}
+		}
+		params[paramSignature] = "user"
+	}
+	v, err := s.db.CreateVersion(ctx, store.Version{
+		Model: req.Model, Format: format, Digest: digest, Size: size,
+		Description: req.Description, Labels: req.Labels, Metrics: req.Metrics,
+		Signature: sigJSON, Params: params, CreatedBy: req.Actor,
+	})
+	if err != nil {
+		closeModel(m)
+		return store.Version{}, err
+	}
+	s.remember(v, gateway.NewBackend(v.Model, v.Version, v.Format, m, nil))
+	s.syncAfterWrite(ctx) // endpoints following "latest" move now
+	return v, nil
+}
+
+// paramSignature marks a version whose stored signature was given by the
+// user and must be passed back to the runtime when loading.
+const paramSignature = "sluice.signature"
+
+func loadOptions(sig *inference.Signature, params map[string]string) (inference.LoadOptions, error) {
+	// "threads" and "sluice.*" are Sluice's own; the rest go to the runtime.
+	opts := inference.LoadOptions{Signature: sig}
+	for k, v := range params {
+		if k == "threads" || strings.HasPrefix(k, "sluice.") {
+			continue
+		}
+		if opts.Params == nil {
+			opts.Params = map[string]string{}
+		}
+		opts.Params[k] = v
+	}
+	if t, ok := params["threads"]; ok {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return opts, fmt.Errorf("%w: params.threads: %q is not a non-negative integer", ErrInvalid, t)
+		}
+		opts.Threads = n
+	}
+	return opts, nil
+}
+
+func closeModel(m inference.Model) {
+	if c, ok := m.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+func cacheKey(v store.Version) string {
+	return v.Model + "@" + strconv.Itoa(v.Version) + "#" + v.Digest
+}
+
+func (s *Service) remember(v store.Version, b *gateway.Backend) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.cache[cacheKey(v)] = &cached{backend: b, lastUsed: time.Now()}
+}
+
+// backend returns the loaded version, loading it on first use. A load
+// failure is returned as a backend whose Err says why, so one bad version
+// does not stop the rest of the table.
+func (s *Service) backend(ctx context.Context, v store.Version) *gateway.Backend {
+	key := cacheKey(v)
+	s.cacheMu.Lock()
+	if c := s.cache[key]; c != nil && c.backend.Ready() {
+		c.lastUsed = time.Now()
+		s.cacheMu.Unlock()
+		return c.backend
+	}
+	s.cacheMu.Unlock()
+
+	start := time.Now()
+	m, err := s.load(ctx, v)
+	b := gateway.NewBackend(v.Model, v.Version, v.Format, m, err)
+	if err != nil {
+		s.log.Error("loading model version failed", "model", v.Model, "version", v.Version, "err", err)
+		return b
+	}
+	s.log.Info("loaded model version", "model", v.Model, "version", v.Version, "format", v.Format, "took", time.Since(start))
+	s.remember(v, b)
+	return b
+}
+
+func (s *Service) load(ctx context.Context, v store.Version) (inference.Model, error) {
+	data, err := s.blobs.ReadAll(v.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading artifact %s: %w", v.Digest, err)
+	}
+	var sig *inference.Signature
+	if v.Params[paramSignature] == "user" {
+		sig = new(inference.Signature)
+		if err := json.Unmarshal(v.Signature, sig); err != nil {
+			return nil, fmt.Errorf("decoding stored signature: %w", err)
+		}
+	}
+	opts, err := loadOptions(sig, v.Params)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.formats.Load(ctx, v.Format, data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s version %d: %w", v.Model, v.Version, err)
+	}
+	return m, nil
+}
+
+// PinnedBackend loads any version of a model for a request pinned to it.
+func (s *Service) PinnedBackend(ctx context.Context, model string, version int) (*gateway.Backend, error) {
+	v, err := s.db.GetVersion(ctx, model, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, gateway.ErrVersionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := s.backend(ctx, v)
+	if b.Err != nil {
+		return nil, b.Err
+	}
+	return b, nil
+}
+
+// evictIdle drops loaded versions that the current table does not use and
+// that no pinned request used within idle. Models holding resources are
+// closed a minute later, after requests still running on them finish.
+func (s *Service) evictIdle(inUse map[string]bool, idle time.Duration) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for k, c := range s.cache {
+		if inUse[k] || time.Since(c.lastUsed) < idle {
+			continue
+		}
+		delete(s.cache, k)
+		if m := c.backend.Runtime; m != nil {
+			if _, ok := m.(io.Closer); ok {
+				time.AfterFunc(time.Minute, func() { closeModel(m) })
+			}
+		}
+	}
+}
+
+// splitRef parses a version reference "3", "@production", "production" or
+// "latest" into the form the store resolves.
+func splitRef(ref string) string { return strings.TrimPrefix(ref, "@") }
+
+// Artifact returns a stored artifact's bytes, verified against its digest.
+func (s *Service) Artifact(digest string) ([]byte, error) {
+	return s.blobs.ReadAll(digest)
+}

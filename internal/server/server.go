@@ -1,0 +1,166 @@
+// Package server composes Sluice: it opens the store and the artifact
+// directory, registers the model formats, and runs the data plane (gateway)
+// and the control plane (API, registry sync) in one process until its
+// context ends, then drains requests in flight.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicehq/sluice/internal/api"
+	"github.com/sluicehq/sluice/internal/artifact"
+	"github.com/sluicehq/sluice/internal/gateway"
+	"github.com/sluicehq/sluice/internal/oip"
+	"github.com/sluicehq/sluice/internal/registry"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/version"
+)
+
+// Config is everything `sluice server` takes.
+type Config struct {
+	// Addr is the listen address; ":0" picks a free port.
+	Addr string
+	// DataDir holds the embedded store and the artifacts.
+	DataDir string
+	// Store is a store DSN; empty means SQLite in DataDir.
+	Store string
+	// MaxBodyBytes bounds inference request bodies.
+	MaxBodyBytes int64
+	// MaxArtifactBytes bounds pushed model files.
+	MaxArtifactBytes int64
+	// MaxElements bounds the tensor elements of one request.
+	MaxElements int
+	// PollInterval is how often the store's revision is checked for
+	// changes made by other nodes.
+	PollInterval time.Duration
+	// ShutdownTimeout bounds the drain of requests in flight.
+	ShutdownTimeout time.Duration
+	// ONNXRuntimeLib is the path of the ONNX Runtime shared library; empty
+	// means SLUICE_ONNXRUNTIME_LIB or the default places.
+	ONNXRuntimeLib string
+	// Logger receives the server's logs.
+	Logger *slog.Logger
+}
+
+// Defaults fills the zero fields of c.
+func (c *Config) Defaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "sluice-data"
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+}
+
+// Run serves until ctx ends, then drains. ready, if not nil, is called with
+// the listening address once the server accepts requests.
+func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
+	cfg.Defaults()
+	log := cfg.Logger
+	start := time.Now()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	dsn := cfg.Store
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(cfg.DataDir, "sluice.db")
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	defer db.Close()
+	blobs, err := artifact.Open(filepath.Join(cfg.DataDir, "artifacts"))
+	if err != nil {
+		return fmt.Errorf("opening artifact directory: %w", err)
+	}
+
+	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes})
+	gateway.Version = version.Version
+	gw := gateway.New(gateway.Options{
+		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
+		Limits: oip.Limits{MaxElements: cfg.MaxElements}, Pinner: reg,
+	})
+	reg.Attach(gw)
+	if err := reg.Sync(ctx); err != nil {
+		return fmt.Errorf("building the routing table: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	gw.Register(mux)
+	api.New(reg, api.Options{Logger: log, Version: version.String()}).Register(mux)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("sluice serving", "addr", ln.Addr().String(), "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String(), "startup", time.Since(start).Round(time.Millisecond))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving HTTP: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("draining: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	log.Info("sluice stopped")
+	return err
+}
+
+// URL returns the http:// URL for a listen address, mapping a wildcard host
+// to loopback.
+func URL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + port
+}
