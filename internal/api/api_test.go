@@ -95,7 +95,9 @@ func TestErrors(t *testing.T) {
 		{"alias bad body", "PUT", "/api/v1/models/bc/aliases/prod", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"version":"one"}`) }, 400, apiclient.CodeInvalid, "version"},
 		{"alias zero", "PUT", "/api/v1/models/bc/aliases/prod", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"version":0}`) }, 400, apiclient.CodeInvalid, "version"},
 		{"alias missing version", "PUT", "/api/v1/models/bc/aliases/prod", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"version":5}`) }, 404, apiclient.CodeNotFound, "5"},
-		{"endpoint unknown field", "POST", "/api/v1/endpoints", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"name":"e","model":"bc","version":"1","weights":1}`) }, 400, apiclient.CodeInvalid, "weights"},
+		{"endpoint unknown field", "POST", "/api/v1/endpoints", "application/json", func() *bytes.Buffer {
+			return bytes.NewBufferString(`{"name":"e","model":"bc","version":"1","weights":1}`)
+		}, 400, apiclient.CodeInvalid, "weights"},
 		{"endpoint no name", "POST", "/api/v1/endpoints", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"model":"bc","version":"1"}`) }, 400, apiclient.CodeInvalid, "name"},
 		{"endpoint bad name", "POST", "/api/v1/endpoints", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"name":"A B","model":"bc","version":"1"}`) }, 400, apiclient.CodeInvalid, "A B"},
 		{"endpoint unknown version", "POST", "/api/v1/endpoints", "application/json", func() *bytes.Buffer { return bytes.NewBufferString(`{"name":"e","model":"bc","version":"3"}`) }, 404, apiclient.CodeNotFound, "3"},
