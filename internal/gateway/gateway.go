@@ -336,6 +336,12 @@ func (g *Gateway) predictError(ep *Endpoint, b *Backend, err error) *httpError {
 	if errors.Is(err, context.Canceled) {
 		return &httpError{499, "request cancelled"}
 	}
+	if errors.Is(err, inference.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return &httpError{http.StatusGatewayTimeout, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
+	}
+	if errors.Is(err, inference.ErrBackendUnavailable) {
+		return &httpError{http.StatusServiceUnavailable, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
+	}
 	g.log.Error("prediction failed", "endpoint", ep.Name, "model", b.Model, "version", b.Version, "err", err)
 	return &httpError{http.StatusInternalServerError, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
 }

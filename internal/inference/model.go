@@ -108,6 +108,16 @@ func (s *Signature) TabularInput() (TensorSpec, bool) {
 	return s.Inputs[0], true
 }
 
+// Errors a Model's Predict returns (wrapped) when the fault is not the
+// caller's input; the gateway maps them to status codes.
+var (
+	// ErrTimeout: the runtime did not answer in time (504).
+	ErrTimeout = errors.New("model timed out")
+	// ErrBackendUnavailable: the runtime (e.g. a remote model server) is
+	// down or refused the call (503).
+	ErrBackendUnavailable = errors.New("model backend unavailable")
+)
+
 // InputError is a problem with the caller's input. Field names the tensor,
 // feature or field at fault, in the caller's terms.
 type InputError struct {

@@ -62,7 +62,7 @@ func build(m *rawModel, opts inference.LoadOptions) (*Booster, error) {
 	default:
 		return nil, errorf("learner.gradient_booster.name is %q, want gbtree, dart or gblinear", m.booster.name)
 	}
-	if err := b.setSignature(m, opts.Signature); err != nil {
+	if err := b.setSignature(m); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -166,8 +166,8 @@ func compileForest(rb *rawBooster, nFeature, nOut int) (*forest, error) {
 }
 
 // setSignature builds the model's signature from its feature names and
-// types, completed or overridden by the caller's.
-func (b *Booster) setSignature(m *rawModel, override *inference.Signature) error {
+// types.
+func (b *Booster) setSignature(m *rawModel) error {
 	features, err := modelFeatures(m, b.nFeature)
 	if err != nil {
 		return err
@@ -195,18 +195,32 @@ func (b *Booster) setSignature(m *rawModel, override *inference.Signature) error
 		out.Shape = []int64{-1, int64(b.nOut)}
 		b.outCols = b.nOut
 	}
-	if override != nil {
-		if err := applyOverride(&in, &out, override); err != nil {
-			return errorf("signature override: %v", err)
-		}
-	}
-	b.sig = inference.Signature{Inputs: []inference.TensorSpec{in}, Outputs: []inference.TensorSpec{out}}
-	if err := b.sig.Validate(); err != nil {
-		return errorf("signature: %v", err)
-	}
-	b.inName, b.outName = in.Name, out.Name
 	b.outMatrix = len(out.Shape) == 2
+	if err := b.useSignature(in, out); err != nil {
+		return errorf("learner.feature_names: %v", err)
+	}
 	return nil
+}
+
+// useSignature validates and installs the signature with input in and
+// output out.
+func (b *Booster) useSignature(in, out inference.TensorSpec) error {
+	sig := inference.Signature{Inputs: []inference.TensorSpec{in}, Outputs: []inference.TensorSpec{out}}
+	if err := sig.Validate(); err != nil {
+		return err
+	}
+	b.sig, b.inName, b.outName = sig, in.Name, out.Name
+	return nil
+}
+
+// override completes or replaces the model's signature with the caller's.
+// Its errors concern the caller's signature, not the artifact.
+func (b *Booster) override(sig *inference.Signature) error {
+	in, out := b.sig.Inputs[0], b.sig.Outputs[0]
+	if err := applyOverride(&in, &out, sig); err != nil {
+		return err
+	}
+	return b.useSignature(in, out)
 }
 
 // modelFeatures returns the features named in the model, or f0..fN-1.
@@ -246,7 +260,7 @@ func modelFeatures(m *rawModel, n int) ([]inference.Feature, error) {
 // shapes stay the model's.
 func applyOverride(in, out *inference.TensorSpec, sig *inference.Signature) error {
 	if len(sig.Inputs) != 1 {
-		return fmt.Errorf("has %d inputs, want 1 tabular input", len(sig.Inputs))
+		return fmt.Errorf("signature.inputs: has %d inputs, the model takes 1", len(sig.Inputs))
 	}
 	oin := sig.Inputs[0]
 	if oin.Name != "" {
@@ -254,7 +268,7 @@ func applyOverride(in, out *inference.TensorSpec, sig *inference.Signature) erro
 	}
 	if len(oin.Features) != 0 {
 		if len(oin.Features) != len(in.Features) {
-			return fmt.Errorf("inputs[0].features has %d features, the model has %d", len(oin.Features), len(in.Features))
+			return fmt.Errorf("signature.inputs[0].features: has %d features, the model has %d", len(oin.Features), len(in.Features))
 		}
 		in.Features = oin.Features
 	}
@@ -267,12 +281,12 @@ func applyOverride(in, out *inference.TensorSpec, sig *inference.Signature) erro
 				n = int(out.Shape[1])
 			}
 			if len(labels) != n {
-				return fmt.Errorf("outputs[0].labels has %d labels, the model outputs %d values per row", len(labels), n)
+				return fmt.Errorf("signature.outputs[0].labels: has %d labels, the model outputs %d values per row", len(labels), n)
 			}
 			out.Labels = labels
 		}
 	default:
-		return fmt.Errorf("has %d outputs, the model has 1", len(sig.Outputs))
+		return fmt.Errorf("signature.outputs: has %d outputs, the model has 1", len(sig.Outputs))
 	}
 	return nil
 }

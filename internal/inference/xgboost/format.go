@@ -44,15 +44,20 @@ func isUBJSON(data []byte) bool {
 	return len(data) > 1 && data[0] == '{' && strings.IndexByte("iUIlL$#N}", data[1]) >= 0
 }
 
-// Load parses an XGBoost model. opts.Signature may name the features of
-// a model saved without names, or rename them; it must have the model's
-// feature count. opts.Params is not used: any key is an error.
+// Load parses an XGBoost model. Errors about the artifact wrap
+// inference.ErrInvalidModel and say what is wrong and where; errors about
+// opts wrap inference.ErrInvalidOptions.
+//
+// opts.Signature may name the features of a model saved without names, or
+// rename them: its input's name and features and its output's labels are
+// used, each when given; the features must be as many as the model's.
+// opts.Params is not used: any key is an error.
 func (Format) Load(ctx context.Context, artifact []byte, opts inference.LoadOptions) (inference.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if opts.Threads < 0 {
-		return nil, fmt.Errorf("xgboost: Threads is %d, want 0 (GOMAXPROCS) or more", opts.Threads)
+		return nil, fmt.Errorf("xgboost: %w: threads is %d: must not be negative (0 means GOMAXPROCS)", inference.ErrInvalidOptions, opts.Threads)
 	}
 	if len(opts.Params) != 0 {
 		keys := make([]string, 0, len(opts.Params))
@@ -60,11 +65,16 @@ func (Format) Load(ctx context.Context, artifact []byte, opts inference.LoadOpti
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("xgboost: unknown parameters %s (the format takes none)", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("xgboost: %w: params.%s: unknown parameter (the format takes none)", inference.ErrInvalidOptions, keys[0])
 	}
 	b, err := load(artifact, opts)
 	if err != nil {
 		return nil, fmt.Errorf("xgboost: %w: %w", inference.ErrInvalidModel, err)
+	}
+	if opts.Signature != nil {
+		if err := b.override(opts.Signature); err != nil {
+			return nil, fmt.Errorf("xgboost: %w: %w", inference.ErrInvalidOptions, err)
+		}
 	}
 	return b, nil
 }

@@ -268,16 +268,16 @@ func TestSignatureOverride(t *testing.T) {
 		sig  inference.Signature
 		want string
 	}{
-		{"too-few-features", inference.Signature{Inputs: []inference.TensorSpec{{Features: features[:3]}}}, "has 3 features, the model has 4"},
-		{"no-inputs", inference.Signature{}, "has 0 inputs"},
+		{"too-few-features", inference.Signature{Inputs: []inference.TensorSpec{{Features: features[:3]}}}, "signature.inputs[0].features: has 3 features, the model has 4"},
+		{"no-inputs", inference.Signature{}, "signature.inputs: has 0 inputs"},
 		{"duplicate-names", inference.Signature{Inputs: []inference.TensorSpec{{Features: []inference.Feature{{Name: "a"}, {Name: "a"}, {Name: "b"}, {Name: "c"}}}}}, "appears twice"},
 		{"labels", inference.Signature{Inputs: []inference.TensorSpec{{}}, Outputs: []inference.TensorSpec{{Labels: []string{"a", "b"}}}}, "has 2 labels"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Format{}.Load(context.Background(), fx.model, inference.LoadOptions{Signature: &tc.sig})
-			if !errors.Is(err, inference.ErrInvalidModel) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Load = %v, want an invalid-model error containing %q", err, tc.want)
+			if !errors.Is(err, inference.ErrInvalidOptions) || errors.Is(err, inference.ErrInvalidModel) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load = %v, want an invalid-options error containing %q", err, tc.want)
 			}
 		})
 	}
@@ -286,8 +286,8 @@ func TestSignatureOverride(t *testing.T) {
 func TestLoadOptions(t *testing.T) {
 	fx := readFixture(t, examplesDir, "breast_cancer")
 	for _, opts := range []inference.LoadOptions{{Threads: -1}, {Params: map[string]string{"nthread": "2"}}} {
-		if _, err := (Format{}).Load(context.Background(), fx.model, opts); err == nil {
-			t.Errorf("Load(%+v) succeeded, want an error", opts)
+		if _, err := (Format{}).Load(context.Background(), fx.model, opts); !errors.Is(err, inference.ErrInvalidOptions) {
+			t.Errorf("Load(%+v) = %v, want an error wrapping ErrInvalidOptions", opts, err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
