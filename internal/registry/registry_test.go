@@ -58,7 +58,7 @@ func TestPushRefusesBadFilesAndWritesNothing(t *testing.T) {
 		{"bad threads", PushRequest{Model: "m", Artifact: good, Params: map[string]string{"threads": "many"}}, ErrInvalid},
 		{"signature with wrong feature count", PushRequest{Model: "m", Artifact: good, Signature: &inference.Signature{
 			Inputs: []inference.TensorSpec{{Name: "input", Datatype: inference.FP32, Shape: []int64{-1, 2}, Features: []inference.Feature{{Name: "a"}, {Name: "b"}}}},
-		}}, inference.ErrInvalidModel},
+		}}, inference.ErrInvalidOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

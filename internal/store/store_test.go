@@ -2,23 +2,18 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/store/storetest"
 )
 
 // The conformance suite: every test in conformanceTests runs against every
 // backend, each on a fresh database (a SQLite file in t.TempDir(), or a
 // PostgreSQL schema of its own that is dropped afterwards).
-
-const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 type conformanceTest struct {
 	name string
@@ -39,7 +34,7 @@ type backend struct {
 
 var backends = []backend{
 	{name: DialectSQLite, available: func(*testing.T) {}, freshDSN: sqliteDSN},
-	{name: DialectPostgres, available: requirePostgres, freshDSN: postgresDSN},
+	{name: DialectPostgres, available: func(t *testing.T) { storetest.RequirePostgres(t) }, freshDSN: postgresDSN},
 }
 
 func TestConformance(t *testing.T) {
@@ -57,70 +52,9 @@ func sqliteDSN(t *testing.T) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "sluice.db")
 }
 
-var pg struct {
-	once  sync.Once
-	base  string
-	admin *sql.DB
-	err   error
-}
-
-func postgresBase() string {
-	if dsn := os.Getenv("SLUICE_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return defaultPostgresDSN
-}
-
-// requirePostgres connects once per test binary. Without PostgreSQL the
-// PostgreSQL half of the suite is skipped locally and fails in CI.
-func requirePostgres(t *testing.T) {
-	t.Helper()
-	pg.once.Do(func() {
-		pg.base = postgresBase()
-		pg.admin, pg.err = sql.Open("pgx", pg.base)
-		if pg.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		pg.err = pg.admin.PingContext(ctx)
-	})
-	if pg.err == nil {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("PostgreSQL is required in CI at %s (set SLUICE_TEST_POSTGRES to change it): %v", pg.base, pg.err)
-	}
-	t.Skipf("PostgreSQL not reachable at %s (%v); start one there or set SLUICE_TEST_POSTGRES=postgres://USER@HOST:PORT/DB?sslmode=disable to run the PostgreSQL conformance tests", pg.base, pg.err)
-}
-
 // postgresDSN creates a schema for t alone and returns a DSN whose
 // search_path selects it.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	requirePostgres(t)
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "sluice_test_" + hex.EncodeToString(rnd[:])
-	if _, err := pg.admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := pg.admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(pg.base)
-	if err != nil {
-		t.Fatalf("SLUICE_TEST_POSTGRES must be a postgres:// URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresDSN(t *testing.T) string { return storetest.PostgresDSN(t) }
 
 // openStore opens dsn and closes it when t ends.
 func openStore(t *testing.T, dsn string) *DB {

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/store/storetest"
+)
+
+// TestTwoNodesSharePostgres runs two servers on one PostgreSQL store (and
+// one artifact directory): a model pushed and an endpoint created through
+// one node is served by the other within its poll interval, and a version
+// change made on the second node reaches the first.
+func TestTwoNodesSharePostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	data := t.TempDir()
+	a := startServer(t, "--store", dsn, "--data-dir", data)
+	b := startServer(t, "--store", dsn, "--data-dir", data)
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	a.cli(t, "model", "push", "bc", model)
+	a.cli(t, "model", "push", "bc", model)
+	a.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+
+	waitVersion := func(s *server, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(s.URL + "/v2/models/bc")
+			if err == nil {
+				var md struct {
+					Versions []string `json:"versions"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&md)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && len(md.Versions) == 1 && md.Versions[0] == want {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not serve bc version %s after 10s", s.URL, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitVersion(b, "1")
+	b.cli(t, "endpoint", "set-version", "bc", "2")
+	waitVersion(b, "2") // at once on the node that made the change
+	waitVersion(a, "2") // within the poll interval on the other
+}
