@@ -105,7 +105,7 @@ func defaultName(path string) string {
 
 func newServeCmd(e *env) *cobra.Command {
 	var cfg server.Config
-	var logLevel, logFormat, name, format, exampleCSV string
+	var logLevel, logFormat, name, format, exampleCSV, signature string
 	cmd := &cobra.Command{
 		Use:   "serve MODEL_FILE",
 		Short: "Serve one model file at once: start a server, push the file, create an endpoint",
@@ -129,6 +129,19 @@ it, and prints how to call it. It runs until interrupted; the data stays in --da
 			if name == "" {
 				name = defaultName(file)
 			}
+			md := apiclient.PushMetadata{Format: format}
+			if signature == "" {
+				if c := strings.TrimSuffix(file, filepath.Ext(file)) + ".signature.json"; fileExists(c) {
+					signature = c
+				}
+			}
+			if signature != "" {
+				b, err := os.ReadFile(signature)
+				if err != nil {
+					return fmt.Errorf("--signature: %w", err)
+				}
+				md.Signature = b
+			}
 			if exampleCSV == "" {
 				if c := strings.TrimSuffix(file, filepath.Ext(file)) + ".csv"; fileExists(c) {
 					exampleCSV = c
@@ -146,7 +159,7 @@ it, and prints how to call it. It runs until interrupted; the data stays in --da
 				return err
 			}
 			url := server.URL(addr)
-			if err := deployFile(ctx, e, apiclient.New(url), name, format, data, url, exampleCSV); err != nil {
+			if err := deployFile(ctx, e, apiclient.New(url), name, md, data, url, exampleCSV); err != nil {
 				cancel()
 				<-done
 				return err
@@ -157,6 +170,7 @@ it, and prints how to call it. It runs until interrupted; the data stays in --da
 	serverFlags(cmd, &cfg, &logLevel, &logFormat)
 	cmd.Flags().StringVar(&name, "name", "", "model and endpoint name (default: derived from the file name)")
 	cmd.Flags().StringVar(&format, "format", "", "model format (default: detected)")
+	cmd.Flags().StringVar(&signature, "signature", "", "JSON signature file for models without feature names (default: MODEL_FILE with .signature.json, if present)")
 	cmd.Flags().StringVar(&exampleCSV, "example-data", "", "CSV whose first row is used in the printed example call (default: MODEL_FILE with .csv, if present)")
 	return cmd
 }
@@ -168,7 +182,7 @@ func fileExists(p string) bool {
 
 // deployFile pushes data unless the latest version is the same file, then
 // creates or repoints the endpoint and prints how to call it.
-func deployFile(ctx context.Context, e *env, c *apiclient.Client, name, format string, data []byte, url, exampleCSV string) error {
+func deployFile(ctx context.Context, e *env, c *apiclient.Client, name string, md apiclient.PushMetadata, data []byte, url, exampleCSV string) error {
 	sum := sha256.Sum256(data)
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 	v, err := c.GetVersion(ctx, name, "latest")
@@ -176,7 +190,7 @@ func deployFile(ctx context.Context, e *env, c *apiclient.Client, name, format s
 	switch {
 	case err == nil && v.Digest == digest:
 	case err == nil || (errors.As(err, &ae) && ae.Status == 404):
-		if v, err = c.PushVersion(ctx, name, apiclient.PushMetadata{Format: format}, bytes.NewReader(data)); err != nil {
+		if v, err = c.PushVersion(ctx, name, md, bytes.NewReader(data)); err != nil {
 			return fmt.Errorf("pushing %s: %w", name, err)
 		}
 	default:
