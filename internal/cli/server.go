@@ -33,6 +33,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.StringVar(&cfg.Store, "store", os.Getenv("SLUICE_STORE"), "store DSN, e.g. postgres://user@host/db; empty means SQLite in --data-dir (env SLUICE_STORE)")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", envInt("SLUICE_MAX_BODY_BYTES", 32<<20), "largest inference request body; larger ones get 413 (env SLUICE_MAX_BODY_BYTES)")
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", envInt("SLUICE_MAX_ARTIFACT_BYTES", 2<<30), "largest model file a push accepts (env SLUICE_MAX_ARTIFACT_BYTES)")
+	f.Int64Var(&cfg.ModelMemory, "model-memory", envInt("SLUICE_MODEL_MEMORY", 0), "memory budget in bytes for loaded versions; versions no endpoint routes to are unloaded least-recently-used above it (0: no limit; env SLUICE_MODEL_MEMORY)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "how often to check the store for changes made by other nodes")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")

@@ -35,6 +35,8 @@ var ErrVersionNotFound = errors.New("version not found")
 // implements it; it may be nil.
 type Pinner interface {
 	PinnedBackend(ctx context.Context, model string, version int) (*Backend, error)
+	// IsLoaded reports whether a version is loaded, without loading it.
+	IsLoaded(model string, version int) bool
 }
 
 // Options configure a Gateway.
@@ -182,6 +184,20 @@ func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) modelReady(w http.ResponseWriter, r *http.Request) {
+	// A pinned version outside the plan is ready when loaded; asking must
+	// not load it.
+	if s := g.snap.Load(); s != nil && g.opts.Pinner != nil {
+		if ep := s.Endpoints[r.PathValue("name")]; ep != nil {
+			if v, err := strconv.Atoi(r.PathValue("version")); err == nil && ep.Backends[v] == nil {
+				if g.opts.Pinner.IsLoaded(ep.Model, v) {
+					writeJSON(w, http.StatusOK, []byte(`{"ready":true}`))
+				} else {
+					writeJSON(w, http.StatusServiceUnavailable, []byte(`{"ready":false}`))
+				}
+				return
+			}
+		}
+	}
 	ep, b, herr := g.route(r)
 	if herr != nil {
 		g.fail(w, herr)

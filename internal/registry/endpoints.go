@@ -230,7 +230,7 @@ func (s *Service) Sync(ctx context.Context) error {
 		return err
 	}
 	s.router.Swap(snap)
-	s.evictIdle(inUse, 10*time.Minute)
+	s.loaded.setTable(inUse, 10*time.Minute)
 	return nil
 }
 

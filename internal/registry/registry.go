@@ -28,6 +28,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxArtifactBytes bounds pushed artifacts; 0 means 2 GiB.
 	MaxArtifactBytes int64
+	// ModelMemory is the budget for loaded versions, in bytes; versions no
+	// endpoint routes to are evicted least-recently-used above it. 0 means
+	// no limit.
+	ModelMemory int64
 }
 
 // Service is the registry and endpoint manager.
@@ -41,13 +45,7 @@ type Service struct {
 	buildMu sync.Mutex // serialises snapshot builds and swaps
 	router  Router     // guarded by buildMu
 
-	cacheMu sync.Mutex
-	cache   map[string]*cached // loaded versions by cacheKey; guarded by cacheMu
-}
-
-type cached struct {
-	backend  *gateway.Backend
-	lastUsed time.Time
+	loaded *loadedSet // versions loaded in memory
 }
 
 // New returns a Service over a store, an artifact store and formats.
@@ -58,7 +56,7 @@ func New(db *store.DB, blobs *artifact.Store, formats *inference.Formats, opts O
 	if opts.MaxArtifactBytes <= 0 {
 		opts.MaxArtifactBytes = 2 << 30
 	}
-	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, cache: map[string]*cached{}}
+	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger)}
 }
 
 // Formats returns the registered model formats.
@@ -152,7 +150,7 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 		closeModel(m)
 		return store.Version{}, err
 	}
-	s.remember(v, gateway.NewBackend(v.Model, v.Version, v.Format, m, nil))
+	s.loaded.put(cacheKey(v), gateway.NewBackend(v.Model, v.Version, v.Format, m, nil), modelSize(m, v.Size))
 	s.syncAfterWrite(ctx) // endpoints following "latest" move now
 	return v, nil
 }
@@ -189,39 +187,20 @@ func closeModel(m inference.Model) {
 	}
 }
 
-func cacheKey(v store.Version) string {
-	return v.Model + "@" + strconv.Itoa(v.Version) + "#" + v.Digest
-}
-
-func (s *Service) remember(v store.Version, b *gateway.Backend) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	s.cache[cacheKey(v)] = &cached{backend: b, lastUsed: time.Now()}
-}
-
 // backend returns the loaded version, loading it on first use. A load
 // failure is returned as a backend whose Err says why, so one bad version
 // does not stop the rest of the table.
 func (s *Service) backend(ctx context.Context, v store.Version) *gateway.Backend {
-	key := cacheKey(v)
-	s.cacheMu.Lock()
-	if c := s.cache[key]; c != nil && c.backend.Ready() {
-		c.lastUsed = time.Now()
-		s.cacheMu.Unlock()
-		return c.backend
-	}
-	s.cacheMu.Unlock()
-
-	start := time.Now()
-	m, err := s.load(ctx, v)
-	b := gateway.NewBackend(v.Model, v.Version, v.Format, m, err)
-	if err != nil {
-		s.log.Error("loading model version failed", "model", v.Model, "version", v.Version, "err", err)
-		return b
-	}
-	s.log.Info("loaded model version", "model", v.Model, "version", v.Version, "format", v.Format, "took", time.Since(start))
-	s.remember(v, b)
-	return b
+	return s.loaded.get(ctx, cacheKey(v), func() (*gateway.Backend, int64) {
+		start := time.Now()
+		m, err := s.load(ctx, v)
+		if err != nil {
+			s.log.Error("loading model version failed", "model", v.Model, "version", v.Version, "err", err)
+			return gateway.NewBackend(v.Model, v.Version, v.Format, nil, err), 0
+		}
+		s.log.Info("loaded model version", "model", v.Model, "version", v.Version, "format", v.Format, "took", time.Since(start))
+		return gateway.NewBackend(v.Model, v.Version, v.Format, m, nil), modelSize(m, v.Size)
+	})
 }
 
 func (s *Service) load(ctx context.Context, v store.Version) (inference.Model, error) {
@@ -263,23 +242,9 @@ func (s *Service) PinnedBackend(ctx context.Context, model string, version int) 
 	return b, nil
 }
 
-// evictIdle drops loaded versions that the current table does not use and
-// that no pinned request used within idle. Models holding resources are
-// closed a minute later, after requests still running on them finish.
-func (s *Service) evictIdle(inUse map[string]bool, idle time.Duration) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	for k, c := range s.cache {
-		if inUse[k] || time.Since(c.lastUsed) < idle {
-			continue
-		}
-		delete(s.cache, k)
-		if m := c.backend.Runtime; m != nil {
-			if _, ok := m.(io.Closer); ok {
-				time.AfterFunc(time.Minute, func() { closeModel(m) })
-			}
-		}
-	}
+// IsLoaded reports whether a version is loaded, without loading it.
+func (s *Service) IsLoaded(model string, version int) bool {
+	return s.loaded.has(model, version)
 }
 
 // splitRef parses a version reference "3", "@production", "production" or

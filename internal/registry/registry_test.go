@@ -3,8 +3,10 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/artifact"
@@ -168,9 +170,7 @@ func TestReloadKeepsUserSignatureAndParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cacheMu.Lock()
-	s.cache = map[string]*cached{} // forget loaded versions, as a restart would
-	s.cacheMu.Unlock()
+	s.loaded = newLoadedSet(0, s.log) // forget loaded versions, as a restart would
 	b, err := s.PinnedBackend(ctx, "d", v.Version)
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +179,54 @@ func TestReloadKeepsUserSignatureAndParams(t *testing.T) {
 	in, ok := rs.TabularInput()
 	if !ok || in.Features[0].Name != "xa" {
 		t.Errorf("reloaded signature features = %+v, want the user's names", in.Features)
+	}
+}
+
+// TestModelMemoryBudget loads versions beyond the budget and checks that
+// versions outside the routing table are evicted least-recently-used while
+// the served one stays.
+func TestModelMemoryBudget(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	model := readModel(t, "breast_cancer.json")
+	size := int64(len(model))
+	s.loaded = newLoadedSet(2*size+size/2, s.log) // room for two versions
+	for i := 0; i < 4; i++ {
+		if _, err := s.Push(ctx, PushRequest{Model: "bc", Artifact: model}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CreateEndpoint(ctx, "bc", EndpointSpec{Model: "bc", Version: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int{2, 3, 4} {
+		if _, err := s.PinnedBackend(ctx, "bc", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded := func() []bool {
+		var out []bool
+		for v := 1; v <= 4; v++ {
+			out = append(out, s.IsLoaded("bc", v))
+		}
+		return out
+	}
+	if got, want := loaded(), []bool{true, false, false, true}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("loaded versions 1..4 = %v, want %v (1 is served, 4 most recent)", got, want)
+	}
+	// Concurrent first requests for one version load it once.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.PinnedBackend(ctx, "bc", 2); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if !s.IsLoaded("bc", 2) || s.IsLoaded("bc", 3) {
+		t.Errorf("after loading 2: loaded = %v", loaded())
 	}
 }

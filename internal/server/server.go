@@ -39,6 +39,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxArtifactBytes bounds pushed model files.
 	MaxArtifactBytes int64
+	// ModelMemory is the memory budget for loaded versions (0: no limit).
+	ModelMemory int64
 	// MaxElements bounds the tensor elements of one request.
 	MaxElements int
 	// PollInterval is how often the store's revision is checked for
@@ -96,7 +98,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return fmt.Errorf("opening artifact directory: %w", err)
 	}
 
-	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes})
+	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory})
 	gateway.Version = version.Version
 	gw := gateway.New(gateway.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
