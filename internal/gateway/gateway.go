@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/oip"
 )
 
@@ -50,6 +52,15 @@ type Options struct {
 	// Pinner serves versions outside the traffic plan; nil means only
 	// versions in the plan can be pinned.
 	Pinner Pinner
+	// Recent remembers answered requests so feedback can join them; nil
+	// disables feedback.
+	Recent *monitor.Recent
+	// Outcomes accumulates joined feedback per version.
+	Outcomes *monitor.Outcomes
+	// Comparison accumulates shadow and challenger comparisons.
+	Comparison *monitor.Comparison
+	// Rewards receives rewards for bandit endpoints; may be nil.
+	Rewards RewardSink
 }
 
 // Gateway serves inference requests from the current Snapshot.
@@ -94,6 +105,7 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", g.modelReady)
 	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", g.infer)
 	mux.HandleFunc("POST /v1/endpoints/{call}", g.predict)
+	mux.HandleFunc("POST /v1/feedback", g.feedback)
 }
 
 func (g *Gateway) live(w http.ResponseWriter, r *http.Request) {
@@ -242,11 +254,13 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, badRequest(err))
 		return
 	}
+	start := time.Now()
 	outputs, err := b.Runtime.Predict(r.Context(), inputs)
 	if err != nil {
 		g.fail(w, g.predictError(ep, b, err))
 		return
 	}
+	g.remember(rid, ep, prediction(b, "", outputs, time.Since(start)))
 	if len(req.Outputs) > 0 {
 		if outputs, err = selectOutputs(outputs, req.Outputs); err != nil {
 			g.fail(w, badRequest(err))
@@ -299,11 +313,13 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, badRequest(err))
 		return
 	}
+	start := time.Now()
 	outputs, err := b.Runtime.Predict(r.Context(), []inference.Tensor{x})
 	if err != nil {
 		g.fail(w, g.predictError(ep, b, err))
 		return
 	}
+	g.remember(rid, ep, prediction(b, "", outputs, time.Since(start)))
 	if len(outputs) == 0 {
 		g.fail(w, &httpError{http.StatusInternalServerError, "model returned no outputs"})
 		return

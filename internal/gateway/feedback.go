@@ -1,0 +1,211 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/monitor"
+)
+
+// prediction summarises an output tensor for the request memory.
+func prediction(b *Backend, role string, outputs []inference.Tensor, latency time.Duration) monitor.Prediction {
+	p := monitor.Prediction{Version: b.Version, Role: role, Latency: latency}
+	if len(outputs) == 0 {
+		return p
+	}
+	t := &outputs[0]
+	n := t.Len()
+	if n > monitor.MaxValues {
+		n = monitor.MaxValues
+	}
+	p.Width = 1
+	if len(t.Shape) >= 2 {
+		p.Width = int(t.Shape[len(t.Shape)-1])
+		if p.Width <= 0 {
+			p.Width = 1
+		}
+	}
+	n -= n % p.Width // whole rows only
+	p.Values = make([]float64, n)
+	for i := 0; i < n; i++ {
+		switch t.Datatype {
+		case inference.FP32, inference.FP16:
+			p.Values[i] = float64(t.F32[i])
+		case inference.FP64:
+			p.Values[i] = t.F64[i]
+		case inference.UINT64:
+			p.Values[i] = float64(t.U64[i])
+		case inference.BOOL:
+			if t.Bool[i] {
+				p.Values[i] = 1
+			}
+		case inference.BYTES:
+			p.Values[i] = math.NaN()
+		default:
+			p.Values[i] = float64(t.I64[i])
+		}
+	}
+	return p
+}
+
+// remember records an answered request for feedback to join later.
+func (g *Gateway) remember(rid string, ep *Endpoint, answer monitor.Prediction) {
+	if g.opts.Recent == nil {
+		return
+	}
+	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer})
+}
+
+// feedbackItem is one label or reward in POST /v1/feedback.
+type feedbackItem struct {
+	RequestID string          `json:"request_id"`
+	Label     json.RawMessage `json:"label,omitempty"`
+	Reward    *float64        `json:"reward,omitempty"`
+}
+
+type feedbackResult struct {
+	RequestID string `json:"request_id"`
+	Status    string `json:"status"` // joined, unknown, invalid
+	Error     string `json:"error,omitempty"`
+	Endpoint  string `json:"endpoint,omitempty"`
+	Version   int    `json:"version,omitempty"`
+}
+
+// RewardSink receives rewards joined to the version that answered (the
+// bandit state of an endpoint).
+type RewardSink interface {
+	Reward(endpoint string, version int, reward float64)
+}
+
+// feedback handles POST /v1/feedback: one item, an array of items, or
+// {"feedback": [...]}. A single item answers 404 for an unknown or expired
+// request id and 400 for a bad item; a batch answers 200 with a status per
+// item.
+func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
+	if g.opts.Recent == nil {
+		g.fail(w, &httpError{http.StatusNotImplemented, "feedback is not enabled on this server"})
+		return
+	}
+	in := g.bufs.Get().(*bytes.Buffer)
+	defer g.putBuf(in)
+	if herr := g.readBody(w, r, in); herr != nil {
+		g.fail(w, herr)
+		return
+	}
+	body := bytes.TrimSpace(in.Bytes())
+	var items []feedbackItem
+	single := false
+	switch {
+	case len(body) > 0 && body[0] == '[':
+		if err := strictUnmarshal(body, &items); err != nil {
+			g.fail(w, &httpError{http.StatusBadRequest, "feedback: " + err.Error()})
+			return
+		}
+	case bytes.Contains(body, []byte(`"feedback"`)):
+		var wrap struct {
+			Feedback []feedbackItem `json:"feedback"`
+		}
+		if err := strictUnmarshal(body, &wrap); err != nil {
+			g.fail(w, &httpError{http.StatusBadRequest, "feedback: " + err.Error()})
+			return
+		}
+		items = wrap.Feedback
+	default:
+		var one feedbackItem
+		if err := strictUnmarshal(body, &one); err != nil {
+			g.fail(w, &httpError{http.StatusBadRequest, "feedback: " + err.Error()})
+			return
+		}
+		items, single = []feedbackItem{one}, true
+	}
+	if len(items) == 0 {
+		g.fail(w, &httpError{http.StatusBadRequest, "feedback: no items"})
+		return
+	}
+	results := make([]feedbackResult, len(items))
+	joined := 0
+	for i, it := range items {
+		results[i] = g.joinFeedback(i, it, single)
+		if results[i].Status == "joined" {
+			joined++
+		}
+	}
+	if single && joined == 0 {
+		status := http.StatusBadRequest
+		if results[0].Status == "unknown" {
+			status = http.StatusNotFound
+		}
+		g.fail(w, &httpError{status, results[0].Error})
+		return
+	}
+	body, _ = json.Marshal(map[string]any{"joined": joined, "rejected": len(items) - joined, "results": results})
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (g *Gateway) joinFeedback(i int, it feedbackItem, single bool) feedbackResult {
+	field := fmt.Sprintf("feedback[%d]", i)
+	if single {
+		field = "feedback"
+	}
+	res := feedbackResult{RequestID: it.RequestID, Status: "invalid"}
+	if it.RequestID == "" {
+		res.Error = field + ".request_id: required"
+		return res
+	}
+	if it.Label == nil && it.Reward == nil {
+		res.Error = field + ": give a label or a reward"
+		return res
+	}
+	fb := monitor.Feedback{RequestID: it.RequestID}
+	if it.Reward != nil {
+		if math.IsNaN(*it.Reward) || math.IsInf(*it.Reward, 0) {
+			res.Error = field + ".reward: must be a finite number"
+			return res
+		}
+		fb.Reward, fb.HasReward = *it.Reward, true
+	}
+	if it.Label != nil {
+		var one float64
+		if err := json.Unmarshal(it.Label, &one); err == nil {
+			fb.Labels = []float64{one}
+		} else if err := json.Unmarshal(it.Label, &fb.Labels); err != nil || len(fb.Labels) == 0 {
+			res.Error = field + ".label: want a number (one row) or an array of numbers (one per row)"
+			return res
+		}
+	}
+	req, ok := g.opts.Recent.Get(it.RequestID)
+	if !ok {
+		res.Status = "unknown"
+		res.Error = fmt.Sprintf("%s.request_id: %q is unknown or older than the feedback horizon", field, it.RequestID)
+		return res
+	}
+	res.Endpoint, res.Version = req.Endpoint, req.Answer.Version
+	if g.opts.Outcomes != nil {
+		if err := g.opts.Outcomes.Join(req, fb); err != nil {
+			res.Error = field + ".label: " + err.Error()
+			return res
+		}
+	}
+	if fb.HasReward && g.opts.Rewards != nil {
+		g.opts.Rewards.Reward(req.Endpoint, req.Answer.Version, fb.Reward)
+	}
+	res.Status = "joined"
+	return res
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("data after the JSON value")
+	}
+	return nil
+}
