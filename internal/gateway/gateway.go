@@ -61,6 +61,8 @@ type Options struct {
 	Comparison *monitor.Comparison
 	// Rewards receives rewards for bandit endpoints; may be nil.
 	Rewards RewardSink
+	// Mirror sizes the shadow/challenger queue.
+	Mirror MirrorOptions
 }
 
 // Gateway serves inference requests from the current Snapshot.
@@ -69,6 +71,8 @@ type Gateway struct {
 	log  *slog.Logger
 	snap atomic.Pointer[Snapshot]
 	bufs sync.Pool // *bytes.Buffer for request and response bodies
+
+	mirrors *Mirroring
 }
 
 // New returns a Gateway with an empty snapshot; it reports not ready until
@@ -81,7 +85,7 @@ func New(opts Options) *Gateway {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{opts: opts, log: log}
+	g := &Gateway{opts: opts, log: log, mirrors: newMirroring(opts.Mirror)}
 	g.bufs.New = func() any { return new(bytes.Buffer) }
 	return g
 }
