@@ -29,6 +29,9 @@ import (
 type Options struct {
 	Logger  *slog.Logger
 	Version string
+	// DataPlane gives the API the routing table and monitors of this
+	// process, for traffic shares, live counters and comparisons.
+	DataPlane DataPlane
 }
 
 // API is the control API handler set.
@@ -67,6 +70,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/v1/endpoints/{name}", a.updateEndpoint)
 	mux.HandleFunc("DELETE /api/v1/endpoints/{name}", a.deleteEndpoint)
 	mux.HandleFunc("GET /api/v1/endpoints/{name}/history", a.endpointHistory)
+	mux.HandleFunc("PUT /api/v1/endpoints/{name}/traffic", a.setTraffic)
+	mux.HandleFunc("GET /api/v1/endpoints/{name}/compare", a.compare)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
@@ -361,7 +366,7 @@ func endpointView(e registry.Endpoint) apiclient.Endpoint {
 	return apiclient.Endpoint{
 		Name: e.Name, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		ServingVersion: e.ServingVersion, Error: e.Error,
-		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description},
+		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy},
 	}
 }
 
@@ -388,7 +393,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: name: must not be empty", registry.ErrInvalid))
 		return
 	}
-	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description})
+	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -402,7 +407,7 @@ func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, endpointView(e))
+	writeJSON(w, http.StatusOK, a.withLive(endpointView(e)))
 }
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -414,6 +419,13 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	e, err := a.reg.UpdateEndpoint(r.Context(), r.PathValue("name"), func(sp *registry.EndpointSpec) error {
 		if req.Version != "" {
 			sp.Version = req.Version
+			sp.Traffic = nil
+		}
+		if req.Traffic != nil {
+			sp.Traffic = req.Traffic
+		}
+		if req.SegmentBy != nil {
+			sp.SegmentBy = req.SegmentBy
 		}
 		if req.Description != nil {
 			sp.Description = *req.Description

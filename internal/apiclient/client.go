@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 // Client calls one Sluice server.
@@ -264,4 +266,18 @@ func (c *Client) Info(ctx context.Context) (ServerInfo, error) {
 	var i ServerInfo
 	err := c.do(ctx, http.MethodGet, "/api/v1/info", nil, &i)
 	return i, err
+}
+
+// SetTraffic replaces an endpoint's traffic policy.
+func (c *Client) SetTraffic(ctx context.Context, name string, p traffic.Policy) (Endpoint, error) {
+	var e Endpoint
+	err := c.do(ctx, http.MethodPut, "/api/v1/endpoints/"+esc(name)+"/traffic", p, &e)
+	return e, err
+}
+
+// Compare returns how an endpoint's shadow and challenger versions compare.
+func (c *Client) Compare(ctx context.Context, name string) (Comparison, error) {
+	var out Comparison
+	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name)+"/compare", nil, &out)
+	return out, err
 }

@@ -3,6 +3,8 @@ package apiclient
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 // The control API's wire types, shared by the server (internal/api) and
@@ -65,9 +67,15 @@ type SetAliasRequest struct {
 
 // EndpointSpec is an endpoint's desired state.
 type EndpointSpec struct {
-	Model       string `json:"model"`
-	Version     string `json:"version"`
+	Model string `json:"model"`
+	// Version is a number, an alias or "latest" when one version takes all
+	// traffic; empty when Traffic is set.
+	Version     string `json:"version,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Traffic divides traffic among versions (see docs/traffic.md).
+	Traffic *traffic.Policy `json:"traffic,omitempty"`
+	// SegmentBy splits shadow and challenger comparisons by a header or feature.
+	SegmentBy *traffic.Sticky `json:"segmentBy,omitempty"`
 }
 
 // CreateEndpointRequest creates an endpoint.
@@ -76,10 +84,32 @@ type CreateEndpointRequest struct {
 	EndpointSpec
 }
 
-// UpdateEndpointRequest changes an endpoint; empty fields are left as they are.
+// UpdateEndpointRequest changes an endpoint; empty fields are left as they
+// are. Setting Version gives that version all traffic (clearing a traffic
+// policy); setting Traffic replaces the policy.
 type UpdateEndpointRequest struct {
-	Version     string  `json:"version,omitempty"`
-	Description *string `json:"description,omitempty"`
+	Version     string          `json:"version,omitempty"`
+	Description *string         `json:"description,omitempty"`
+	Traffic     *traffic.Policy `json:"traffic,omitempty"`
+	SegmentBy   *traffic.Sticky `json:"segmentBy,omitempty"`
+}
+
+// Share is one version's part of an endpoint's traffic right now.
+type Share struct {
+	Version int     `json:"version"`
+	Role    string  `json:"role"`
+	Share   float64 `json:"share"`
+}
+
+// VersionLive is what one version of an endpoint served since the server
+// started.
+type VersionLive struct {
+	Version       int     `json:"version"`
+	Role          string  `json:"role,omitempty"`
+	Requests      int64   `json:"requests"`
+	Errors        int64   `json:"errors"`
+	MeanLatencyMS float64 `json:"mean_latency_ms"`
+	Loaded        bool    `json:"loaded"`
 }
 
 // Endpoint is an endpoint with the version it serves now.
@@ -91,6 +121,63 @@ type Endpoint struct {
 	UpdatedAt      time.Time    `json:"updated_at"`
 	ServingVersion int          `json:"serving_version"`
 	Error          string       `json:"error,omitempty"`
+	// Shares and Live are filled by GET /api/v1/endpoints/{name}.
+	Shares []Share       `json:"shares,omitempty"`
+	Live   []VersionLive `json:"live,omitempty"`
+}
+
+// Comparison is GET /api/v1/endpoints/{name}/compare: how shadow and
+// challenger versions compare with the answering versions.
+type Comparison struct {
+	Endpoint string `json:"endpoint"`
+	// Mirrors compares predictions on the same requests (no labels needed).
+	Mirrors []MirrorComparison `json:"mirrors"`
+	// Outcomes are per-version results from feedback.
+	Outcomes []VersionOutcome `json:"outcomes"`
+	// Paired compares a challenger with the answering version on the same
+	// labelled requests.
+	Paired []PairedOutcome `json:"paired"`
+	// MirrorQueue counts copies dropped because the mirroring queue was full.
+	MirrorDropped uint64 `json:"mirror_dropped"`
+}
+
+// MirrorComparison is one mirror version against one answering version.
+type MirrorComparison struct {
+	Primary          int      `json:"primary_version"`
+	Mirror           int      `json:"mirror_version"`
+	Role             string   `json:"role"`
+	Segment          string   `json:"segment,omitempty"`
+	Requests         int64    `json:"requests"`
+	Errors           int64    `json:"errors"`
+	Rows             int64    `json:"rows"`
+	Agreement        *float64 `json:"agreement,omitempty"`
+	MeanAbsDiff      *float64 `json:"mean_abs_diff,omitempty"`
+	MaxAbsDiff       float64  `json:"max_abs_diff"`
+	MirrorLatencyMS  float64  `json:"mirror_mean_latency_ms"`
+	PrimaryLatencyMS float64  `json:"primary_mean_latency_ms"`
+}
+
+// VersionOutcome is what feedback says about a version.
+type VersionOutcome struct {
+	Version    int      `json:"version"`
+	Labeled    int64    `json:"labeled"`
+	Accuracy   *float64 `json:"accuracy,omitempty"`
+	RMSE       *float64 `json:"rmse,omitempty"`
+	Rewards    int64    `json:"rewards"`
+	MeanReward *float64 `json:"mean_reward,omitempty"`
+}
+
+// PairedOutcome compares a challenger with the answering version on the
+// same labelled requests; MeanDiff > 0 means the challenger's loss is lower.
+type PairedOutcome struct {
+	Champion   int     `json:"champion_version"`
+	Challenger int     `json:"challenger_version"`
+	N          int64   `json:"n"`
+	MeanDiff   float64 `json:"mean_loss_diff"`
+	Low        float64 `json:"ci95_low"`
+	High       float64 `json:"ci95_high"`
+	P          float64 `json:"p_value"`
+	Better     string  `json:"better"`
 }
 
 // ErrorBody is the body of every control API error.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/apiclient"
 )
@@ -19,7 +20,8 @@ func newEndpointCmd(e *env) *cobra.Command {
 		Short: "Create and manage endpoints: the stable names clients call",
 	}
 	cmd.AddCommand(newEndpointCreateCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
-		newEndpointSetVersionCmd(e), newEndpointDeleteCmd(e), newEndpointHistoryCmd(e))
+		newEndpointSetVersionCmd(e), newEndpointDeleteCmd(e), newEndpointHistoryCmd(e),
+		newEndpointTrafficCmd(e), newEndpointCompareCmd(e))
 	return cmd
 }
 
@@ -57,6 +59,9 @@ func endpointRows(es []apiclient.Endpoint) [][]string {
 	rows := make([][]string, len(es))
 	for i, ep := range es {
 		serving := strconv.Itoa(ep.ServingVersion)
+		if ep.Spec.Traffic != nil {
+			serving = "policy"
+		}
 		if ep.Error != "" {
 			serving = "error: " + ep.Error
 		}
@@ -103,6 +108,14 @@ func newEndpointShowCmd(e *env) *cobra.Command {
 					fmt.Fprintf(e.stdout, "Error:       %s\n", ep.Error)
 				}
 				fmt.Fprintf(e.stdout, "Infer:       POST %s/v2/models/%s/infer\nPredict:     POST %s/v1/endpoints/%s:predict\n", c.Base(), ep.Name, c.Base(), ep.Name)
+				if ep.Spec.Traffic != nil {
+					b, _ := yaml.Marshal(ep.Spec.Traffic)
+					fmt.Fprintf(e.stdout, "Traffic:\n%s", indent(string(b), "  "))
+				}
+				if len(ep.Shares) > 0 || len(ep.Live) > 0 {
+					fmt.Fprintln(e.stdout)
+					return e.sharesTable(ep)
+				}
 				return nil
 			})
 		},
@@ -210,4 +223,12 @@ func newPredictCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVarP(&data, "data", "d", "", "request body (JSON)")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "file with the request body, or - for stdin")
 	return cmd
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

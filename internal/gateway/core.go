@@ -8,9 +8,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/oip"
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 // This file holds the protocol-neutral steps of an inference call, shared
@@ -20,54 +22,216 @@ import (
 // are *httpError values; REST writes them as they are and gRPC converts
 // them with grpcStatus, so each cause maps to one status in each protocol.
 
+// call is one routed inference call: the endpoint, the backend that
+// answers, and the versions that see a copy.
+type call struct {
+	ep      *Endpoint
+	b       *Backend
+	role    traffic.Role
+	mirrors []int
+	pinned  bool
+	header  func(string) string // request headers (HTTP) or metadata (gRPC); may be nil
+	mbuf    [4]int
+}
+
+// PreviewVersion is the version path segment that addresses a blue-green
+// endpoint's preview version.
+const PreviewVersion = "preview"
+
 // resolve finds the endpoint called name and the backend to answer: the
-// pinned version when version is not empty, else one picked by the
-// endpoint's traffic plan. The backend may be nil or not ready; callers
-// check with Ready and answer notReady.
-func (g *Gateway) resolve(ctx context.Context, name, version string) (*Endpoint, *Backend, *httpError) {
+// pinned version when version is not empty ("preview" pins the blue-green
+// preview), else the one the endpoint's traffic plan picks, sticky by the
+// header the plan names. The backend may be nil or not ready; callers check
+// with Ready and answer notReady.
+func (g *Gateway) resolve(ctx context.Context, name, version string, header func(string) string) (*call, *httpError) {
 	s := g.snap.Load()
 	if s == nil {
-		return nil, nil, &httpError{http.StatusServiceUnavailable, "server is starting: no routing table yet"}
+		return nil, &httpError{http.StatusServiceUnavailable, "server is starting: no routing table yet"}
 	}
 	ep := s.Endpoints[name]
 	if ep == nil {
-		return nil, nil, &httpError{http.StatusNotFound, fmt.Sprintf("endpoint %q not found", name)}
+		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("endpoint %q not found", name)}
 	}
+	c := &call{ep: ep, header: header}
 	if version == "" {
-		return ep, ep.Backends[ep.Plan.Pick(rand.Uint64())], nil
+		key := ""
+		if ep.StickyHeader != "" && header != nil {
+			key = header(ep.StickyHeader)
+		}
+		g.pick(c, key)
+		return c, nil
+	}
+	c.pinned = true
+	if version == PreviewVersion {
+		v := ep.Plan.Preview()
+		if v == 0 {
+			return nil, &httpError{http.StatusNotFound, fmt.Sprintf("endpoint %q has no preview version", name)}
+		}
+		c.b, c.role = ep.Backends[v], traffic.RolePreview
+		return c, nil
 	}
 	v, err := strconv.Atoi(version)
 	if err != nil || v <= 0 {
-		return nil, nil, &httpError{http.StatusBadRequest, fmt.Sprintf("version %q: must be a positive integer", version)}
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("version %q: must be a positive integer or %q", version, PreviewVersion)}
 	}
 	if b := ep.Backends[v]; b != nil {
-		return ep, b, nil
+		c.b, c.role = b, ep.Plan.Role(v)
+		return c, nil
 	}
 	if g.opts.Pinner == nil {
-		return nil, nil, &httpError{http.StatusNotFound, fmt.Sprintf("version %d is not served by endpoint %q", v, name)}
+		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("version %d is not served by endpoint %q", v, name)}
 	}
 	b, err := g.opts.Pinner.PinnedBackend(ctx, ep.Model, v)
 	if errors.Is(err, ErrVersionNotFound) {
-		return nil, nil, &httpError{http.StatusNotFound, fmt.Sprintf("model %q has no version %d", ep.Model, v)}
+		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("model %q has no version %d", ep.Model, v)}
 	}
 	if err != nil {
-		return nil, nil, &httpError{http.StatusServiceUnavailable, fmt.Sprintf("loading %s version %d: %v", ep.Model, v, err)}
+		return nil, &httpError{http.StatusServiceUnavailable, fmt.Sprintf("loading %s version %d: %v", ep.Model, v, err)}
 	}
-	return ep, b, nil
+	c.b = b
+	return c, nil
+}
+
+// pick applies the endpoint's traffic plan to an unpinned call.
+func (g *Gateway) pick(c *call, key string) {
+	d := c.ep.Plan.Route(traffic.RouteInput{Key: key, U: rand.Uint64(), U2: rand.Uint64()}, c.mbuf[:0])
+	c.b, c.role, c.mirrors = c.ep.Backends[d.Version], d.Role, d.Mirrors
+}
+
+// featureKey returns the value of feature in the first row of the inputs
+// (the [N, F] matrix, or a per-feature column), or "".
+func featureKey(inputs []inference.Tensor, b *Backend, feature string) string {
+	if b == nil || !b.isTabular {
+		return ""
+	}
+	for i := range inputs {
+		t := &inputs[i]
+		if t.Name == feature && t.Len() > 0 {
+			return scalarString(t, 0)
+		}
+	}
+	j, ok := featureIndex(b.tabular.Features, feature)
+	if !ok {
+		return ""
+	}
+	for i := range inputs {
+		t := &inputs[i]
+		if t.Name == b.tabular.Name && len(t.Shape) == 2 && int(t.Shape[1]) == len(b.tabular.Features) && t.Len() > j {
+			return scalarString(t, j)
+		}
+	}
+	return ""
+}
+
+// scalarString formats element i of a tensor as a routing or segment key.
+func scalarString(t *inference.Tensor, i int) string {
+	switch t.Datatype {
+	case inference.FP32, inference.FP16:
+		return strconv.FormatFloat(float64(t.F32[i]), 'g', -1, 32)
+	case inference.FP64:
+		return strconv.FormatFloat(t.F64[i], 'g', -1, 64)
+	case inference.UINT64:
+		return strconv.FormatUint(t.U64[i], 10)
+	case inference.BOOL:
+		return strconv.FormatBool(t.Bool[i])
+	case inference.BYTES:
+		return string(t.Bytes[i])
+	default:
+		return strconv.FormatInt(t.I64[i], 10)
+	}
+}
+
+// segment returns the comparison segment of a call ("name=value"), or "".
+func (c *call) segment(inputs []inference.Tensor) string {
+	switch {
+	case c.ep.SegmentHeader != "" && c.header != nil:
+		if v := c.header(c.ep.SegmentHeader); v != "" {
+			return c.ep.SegmentHeader + "=" + v
+		}
+	case c.ep.SegmentFeature != "":
+		if v := featureKey(inputs, c.b, c.ep.SegmentFeature); v != "" {
+			return c.ep.SegmentFeature + "=" + v
+		}
+	}
+	return ""
+}
+
+// stickByFeature re-routes an unpinned call by the sticky feature's value
+// once the inputs are decoded.
+func (g *Gateway) stickByFeature(c *call, inputs []inference.Tensor) {
+	if c.pinned || c.ep.StickyFeature == "" {
+		return
+	}
+	if key := featureKey(inputs, c.b, c.ep.StickyFeature); key != "" {
+		g.pick(c, key)
+	}
+}
+
+// score scores inputs on the call's backend, counts the result, remembers
+// the answer for feedback and sends copies to the call's mirrors.
+func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []inference.Tensor) ([]inference.Tensor, *httpError) {
+	start := time.Now()
+	outputs, err := c.b.Runtime.Predict(ctx, inputs)
+	took := time.Since(start)
+	if g.opts.Live != nil {
+		g.opts.Live.Record(c.ep.Name, c.b.Version, took, err != nil)
+	}
+	if err != nil {
+		return nil, g.predictError(c.ep, c.b, err)
+	}
+	answer := prediction(c.b, string(c.role), outputs, took)
+	g.remember(rid, c.ep, answer)
+	if len(c.mirrors) > 0 {
+		seg := c.segment(inputs)
+		for _, v := range c.mirrors {
+			mb := c.ep.Backends[v]
+			if mb == nil {
+				continue
+			}
+			g.enqueueMirror(mirrorJob{endpoint: c.ep.Name, rid: rid, backend: mb, role: string(c.ep.Plan.Role(v)), inputs: inputs, answer: answer, segment: seg})
+		}
+	}
+	return outputs, nil
+}
+
+// readiness answers whether a model (version "" : every version its plan
+// routes to) is ready. A pinned version outside the plan is ready when it
+// is loaded; asking must not load it.
+func (g *Gateway) readiness(ctx context.Context, name, version string) (bool, *httpError) {
+	if s := g.snap.Load(); s != nil && g.opts.Pinner != nil {
+		if ep := s.Endpoints[name]; ep != nil {
+			if v, err := strconv.Atoi(version); err == nil && ep.Backends[v] == nil {
+				return g.opts.Pinner.IsLoaded(ep.Model, v), nil
+			}
+		}
+	}
+	c, herr := g.resolve(ctx, name, version, nil)
+	if herr != nil {
+		return false, herr
+	}
+	if version == "" {
+		return c.ep.Ready(), nil
+	}
+	return c.b.Ready(), nil
 }
 
 // runInfer scores a decoded inference request on a ready backend: it
 // checks the inputs against the backend's signature (assembling feature
-// columns for tabular models), predicts, and returns the requested outputs
-// in request order, or all of them.
-func (g *Gateway) runInfer(ctx context.Context, ep *Endpoint, b *Backend, req *oip.InferRequest) ([]inference.Tensor, *httpError) {
-	inputs, err := adaptInputs(req.Inputs, b)
+// columns for tabular models), predicts, remembers the answer under rid
+// for feedback, and returns the requested outputs in request order, or
+// all of them.
+func (g *Gateway) runInfer(ctx context.Context, rid string, c *call, req *oip.InferRequest) ([]inference.Tensor, *httpError) {
+	g.stickByFeature(c, req.Inputs)
+	if !c.b.Ready() {
+		return nil, notReady(c.ep, c.b)
+	}
+	inputs, err := adaptInputs(req.Inputs, c.b)
 	if err != nil {
 		return nil, badRequest(err)
 	}
-	outputs, err := b.Runtime.Predict(ctx, inputs)
-	if err != nil {
-		return nil, g.predictError(ep, b, err)
+	outputs, herr := g.score(ctx, rid, c, inputs)
+	if herr != nil {
+		return nil, herr
 	}
 	if len(req.Outputs) > 0 {
 		if outputs, err = selectOutputs(outputs, req.Outputs); err != nil {

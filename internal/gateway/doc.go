@@ -1,5 +1,6 @@
 // Package gateway is Sluice's data plane: it answers inference requests over
-// REST (Open Inference Protocol v2 and the plain JSON form) by routing each
+// REST (Open Inference Protocol v2 and the plain JSON form) and gRPC (the
+// Open Inference Protocol GRPCInferenceService) by routing each
 // one to a model version and calling that version's runtime.
 //
 // The gateway reads only an immutable Snapshot, held in an atomic pointer.

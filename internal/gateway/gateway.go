@@ -3,17 +3,14 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
@@ -24,6 +21,9 @@ import (
 const (
 	HeaderRequestID    = "Sluice-Request-Id"
 	HeaderModelVersion = "Sluice-Model-Version"
+	// HeaderModelRole names the answering version's role (stable, canary,
+	// active, preview, arm).
+	HeaderModelRole = "Sluice-Model-Role"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options leaves it 0.
@@ -59,6 +59,8 @@ type Options struct {
 	Outcomes *monitor.Outcomes
 	// Comparison accumulates shadow and challenger comparisons.
 	Comparison *monitor.Comparison
+	// Live counts requests, errors and latency per version.
+	Live *monitor.Live
 	// Rewards receives rewards for bandit endpoints; may be nil.
 	Rewards RewardSink
 	// Mirror sizes the shadow/challenger queue.
@@ -108,6 +110,9 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", g.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", g.modelReady)
 	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", g.infer)
+	mux.HandleFunc("GET /v2/models/{name}/preview", g.preview(g.modelMetadata))
+	mux.HandleFunc("GET /v2/models/{name}/preview/ready", g.preview(g.modelReady))
+	mux.HandleFunc("POST /v2/models/{name}/preview/infer", g.preview(g.infer))
 	mux.HandleFunc("POST /v1/endpoints/{call}", g.predict)
 	mux.HandleFunc("POST /v1/feedback", g.feedback)
 }
@@ -131,51 +136,24 @@ func (g *Gateway) serverMetadata(w http.ResponseWriter, r *http.Request) {
 // Version is the server version reported by GET /v2; set by the binary.
 var Version = "dev"
 
-// route finds the endpoint and backend for a request: a pinned version
-// from the path, or one picked by the traffic plan.
-func (g *Gateway) route(r *http.Request) (*Endpoint, *Backend, *httpError) {
-	s := g.snap.Load()
+// resolveHTTP routes a REST request: the endpoint from the path, a pinned
+// version from the path, or the traffic plan (sticky by header).
+func (g *Gateway) resolveHTTP(r *http.Request) (*call, *httpError) {
 	name := r.PathValue("name")
 	if name == "" {
 		name = r.PathValue("endpoint")
 	}
-	if s == nil {
-		return nil, nil, &httpError{http.StatusServiceUnavailable, "server is starting: no routing table yet"}
-	}
-	ep := s.Endpoints[name]
-	if ep == nil {
-		return nil, nil, &httpError{http.StatusNotFound, fmt.Sprintf("endpoint %q not found", name)}
-	}
-	if vs := r.PathValue("version"); vs != "" {
-		v, err := strconv.Atoi(vs)
-		if err != nil || v <= 0 {
-			return nil, nil, &httpError{http.StatusBadRequest, fmt.Sprintf("version %q: must be a positive integer", vs)}
-		}
-		if b := ep.Backends[v]; b != nil {
-			return ep, b, nil
-		}
-		if g.opts.Pinner == nil {
-			return nil, nil, &httpError{http.StatusNotFound, fmt.Sprintf("version %d is not served by endpoint %q", v, name)}
-		}
-		b, err := g.opts.Pinner.PinnedBackend(r.Context(), ep.Model, v)
-		if errors.Is(err, ErrVersionNotFound) {
-			return nil, nil, &httpError{http.StatusNotFound, fmt.Sprintf("model %q has no version %d", ep.Model, v)}
-		}
-		if err != nil {
-			return nil, nil, &httpError{http.StatusServiceUnavailable, fmt.Sprintf("loading %s version %d: %v", ep.Model, v, err)}
-		}
-		return ep, b, nil
-	}
-	return ep, ep.Backends[ep.Plan.Pick(rand.Uint64())], nil
+	return g.resolve(r.Context(), name, r.PathValue("version"), r.Header.Get)
 }
 
 func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
-	ep, b, herr := g.route(r)
+	c, herr := g.resolveHTTP(r)
 	if herr != nil {
 		g.fail(w, herr)
 		return
 	}
-	if r.PathValue("version") == "" {
+	ep, b := c.ep, c.b
+	if !c.pinned {
 		b = ep.primary()
 	}
 	if !b.Ready() {
@@ -183,7 +161,7 @@ func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	md := metadata{Name: ep.Name, Platform: b.Format, Inputs: specs(b.sig.Inputs), Outputs: specs(b.sig.Outputs)}
-	if r.PathValue("version") != "" {
+	if c.pinned {
 		md.Versions = []string{b.versionStr}
 	} else {
 		for _, v := range ep.Plan.Versions() {
@@ -200,28 +178,10 @@ func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) modelReady(w http.ResponseWriter, r *http.Request) {
-	// A pinned version outside the plan is ready when loaded; asking must
-	// not load it.
-	if s := g.snap.Load(); s != nil && g.opts.Pinner != nil {
-		if ep := s.Endpoints[r.PathValue("name")]; ep != nil {
-			if v, err := strconv.Atoi(r.PathValue("version")); err == nil && ep.Backends[v] == nil {
-				if g.opts.Pinner.IsLoaded(ep.Model, v) {
-					writeJSON(w, http.StatusOK, []byte(`{"ready":true}`))
-				} else {
-					writeJSON(w, http.StatusServiceUnavailable, []byte(`{"ready":false}`))
-				}
-				return
-			}
-		}
-	}
-	ep, b, herr := g.route(r)
+	ok, herr := g.readiness(r.Context(), r.PathValue("name"), r.PathValue("version"))
 	if herr != nil {
 		g.fail(w, herr)
 		return
-	}
-	ok := b.Ready()
-	if r.PathValue("version") == "" {
-		ok = ep.Ready()
 	}
 	if !ok {
 		writeJSON(w, http.StatusServiceUnavailable, []byte(`{"ready":false}`))
@@ -233,13 +193,9 @@ func (g *Gateway) modelReady(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 	rid := requestID(r)
 	w.Header().Set(HeaderRequestID, rid)
-	ep, b, herr := g.route(r)
+	c, herr := g.resolveHTTP(r)
 	if herr != nil {
 		g.fail(w, herr)
-		return
-	}
-	if !b.Ready() {
-		g.fail(w, notReady(ep, b))
 		return
 	}
 	in := g.bufs.Get().(*bytes.Buffer)
@@ -253,23 +209,10 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, badRequest(err))
 		return
 	}
-	inputs, err := adaptInputs(req.Inputs, b)
-	if err != nil {
-		g.fail(w, badRequest(err))
+	outputs, herr := g.runInfer(r.Context(), rid, c, req)
+	if herr != nil {
+		g.fail(w, herr)
 		return
-	}
-	start := time.Now()
-	outputs, err := b.Runtime.Predict(r.Context(), inputs)
-	if err != nil {
-		g.fail(w, g.predictError(ep, b, err))
-		return
-	}
-	g.remember(rid, ep, prediction(b, "", outputs, time.Since(start)))
-	if len(req.Outputs) > 0 {
-		if outputs, err = selectOutputs(outputs, req.Outputs); err != nil {
-			g.fail(w, badRequest(err))
-			return
-		}
 	}
 	id := req.ID
 	if id == "" {
@@ -278,10 +221,19 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
 	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), &oip.InferResponse{
-		ModelName: ep.Name, ModelVersion: b.versionStr, ID: id, Outputs: outputs,
+		ModelName: c.ep.Name, ModelVersion: c.b.versionStr, ID: id, Outputs: outputs,
 	}))
-	w.Header().Set(HeaderModelVersion, b.versionStr)
+	g.answerHeaders(w, c)
 	writeJSON(w, http.StatusOK, out.Bytes())
+}
+
+// answerHeaders sets the headers naming the version that answered.
+func (g *Gateway) answerHeaders(w http.ResponseWriter, c *call) {
+	h := w.Header()
+	h[HeaderModelVersion] = []string{c.b.versionStr}
+	if c.role != "" {
+		h[HeaderModelRole] = []string{string(c.role)}
+	}
 }
 
 func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
@@ -293,17 +245,17 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.SetPathValue("endpoint", name)
-	ep, b, herr := g.route(r)
+	c, herr := g.resolveHTTP(r)
 	if herr != nil {
 		g.fail(w, herr)
 		return
 	}
-	if !b.Ready() {
-		g.fail(w, notReady(ep, b))
+	if !c.b.Ready() {
+		g.fail(w, notReady(c.ep, c.b))
 		return
 	}
-	if !b.isTabular {
-		g.fail(w, &httpError{http.StatusBadRequest, fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", ep.Name, ep.Name)})
+	if !c.b.isTabular {
+		g.fail(w, &httpError{http.StatusBadRequest, fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", c.ep.Name, c.ep.Name)})
 		return
 	}
 	in := g.bufs.Get().(*bytes.Buffer)
@@ -312,26 +264,30 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, herr)
 		return
 	}
-	x, err := oip.DecodeInstances(in.Bytes(), b.tabular, g.opts.Limits)
+	x, err := oip.DecodeInstances(in.Bytes(), c.b.tabular, g.opts.Limits)
 	if err != nil {
 		g.fail(w, badRequest(err))
 		return
 	}
-	start := time.Now()
-	outputs, err := b.Runtime.Predict(r.Context(), []inference.Tensor{x})
-	if err != nil {
-		g.fail(w, g.predictError(ep, b, err))
+	inputs := []inference.Tensor{x}
+	g.stickByFeature(c, inputs)
+	if !c.b.Ready() {
+		g.fail(w, notReady(c.ep, c.b))
 		return
 	}
-	g.remember(rid, ep, prediction(b, "", outputs, time.Since(start)))
+	outputs, herr := g.score(r.Context(), rid, c, inputs)
+	if herr != nil {
+		g.fail(w, herr)
+		return
+	}
 	if len(outputs) == 0 {
 		g.fail(w, &httpError{http.StatusInternalServerError, "model returned no outputs"})
 		return
 	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	out.Write(oip.AppendPredictions(out.AvailableBuffer(), outputs[0], b.Version))
-	w.Header().Set(HeaderModelVersion, b.versionStr)
+	out.Write(oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version))
+	g.answerHeaders(w, c)
 	writeJSON(w, http.StatusOK, out.Bytes())
 }
 
@@ -395,18 +351,7 @@ func notReady(ep *Endpoint, b *Backend) *httpError {
 
 // requestID returns the caller's request id when it sent a sane one, else a
 // new random one.
-func requestID(r *http.Request) string {
-	if id := r.Header.Get(HeaderRequestID); id != "" && len(id) <= 128 && printable(id) {
-		return id
-	}
-	var b [16]byte
-	u1, u2 := rand.Uint64(), rand.Uint64()
-	for i := 0; i < 8; i++ {
-		b[i] = byte(u1 >> (8 * i))
-		b[8+i] = byte(u2 >> (8 * i))
-	}
-	return hex.EncodeToString(b[:])
-}
+func requestID(r *http.Request) string { return pickRequestID(r.Header.Get(HeaderRequestID)) }
 
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -442,3 +387,11 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 }
 
 var jsonContentType = []string{"application/json"}
+
+// preview serves a handler on the blue-green preview version.
+func (g *Gateway) preview(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.SetPathValue("version", PreviewVersion)
+		h(w, r)
+	}
+}

@@ -27,6 +27,11 @@ type Endpoint struct {
 	Plan *traffic.Plan
 	// Backends holds every version the plan names, by version number.
 	Backends map[int]*Backend
+	// StickyHeader or StickyFeature names the sticky routing key.
+	StickyHeader, StickyFeature string
+	// SegmentHeader or SegmentFeature names what splits comparisons into
+	// segments.
+	SegmentHeader, SegmentFeature string
 }
 
 // Backend is one loaded model version.
@@ -41,6 +46,8 @@ type Backend struct {
 	Runtime inference.Model
 	// Err is why the version could not be loaded; the endpoint answers 503.
 	Err error
+	// Key identifies the loaded artifact (set by the control plane).
+	Key string
 
 	sig        inference.Signature
 	tabular    inference.TensorSpec

@@ -23,12 +23,29 @@ type EndpointSpec struct {
 	Version string `json:"version"`
 	// Description is free text for people.
 	Description string `json:"description,omitempty"`
+	// Traffic, when set, divides traffic among explicit version numbers
+	// (canary, sticky canary, shadow, blue-green, bandit, challengers) and
+	// Version is ignored.
+	Traffic *traffic.Policy `json:"traffic,omitempty"`
+	// SegmentBy names a header or input feature whose value splits shadow
+	// and challenger comparisons into segments.
+	SegmentBy *traffic.Sticky `json:"segmentBy,omitempty"`
 }
 
 // Validate checks the spec's fields, naming the first bad one.
 func (sp *EndpointSpec) Validate() error {
 	if sp.Model == "" {
 		return fmt.Errorf("%w: model: must not be empty", ErrInvalid)
+	}
+	if sp.SegmentBy != nil && (sp.SegmentBy.Header == "") == (sp.SegmentBy.Feature == "") {
+		return fmt.Errorf("%w: segmentBy: give exactly one of header and feature", ErrInvalid)
+	}
+	if sp.Traffic != nil {
+		if err := sp.Traffic.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		sp.Version = ""
+		return nil
 	}
 	sp.Version = splitRef(strings.TrimSpace(sp.Version))
 	if sp.Version == "" {
@@ -68,6 +85,9 @@ func (s *Service) view(ctx context.Context, e store.Endpoint) (Endpoint, error) 
 		return Endpoint{}, err
 	}
 	out := Endpoint{Name: e.Name, Spec: sp, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if sp.Traffic != nil {
+		return out, nil
+	}
 	if v, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version); err != nil {
 		out.Error = err.Error()
 	} else {
@@ -76,13 +96,29 @@ func (s *Service) view(ctx context.Context, e store.Endpoint) (Endpoint, error) 
 	return out, nil
 }
 
+// checkVersions checks that every version the spec names exists.
+func (s *Service) checkVersions(ctx context.Context, name string, sp EndpointSpec) error {
+	if sp.Traffic == nil {
+		if _, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version); err != nil {
+			return fmt.Errorf("endpoint %s: model %s version %q: %w", name, sp.Model, sp.Version, err)
+		}
+		return nil
+	}
+	for _, v := range sp.Traffic.Versions() {
+		if _, err := s.db.GetVersion(ctx, sp.Model, v); err != nil {
+			return fmt.Errorf("endpoint %s: traffic: model %s version %d: %w", name, sp.Model, v, err)
+		}
+	}
+	return nil
+}
+
 // CreateEndpoint creates an endpoint serving spec and makes it live.
 func (s *Service) CreateEndpoint(ctx context.Context, name string, spec EndpointSpec) (Endpoint, error) {
 	if err := spec.Validate(); err != nil {
 		return Endpoint{}, err
 	}
-	if _, err := s.db.ResolveVersion(ctx, spec.Model, spec.Version); err != nil {
-		return Endpoint{}, fmt.Errorf("endpoint %s: model %s version %q: %w", name, spec.Model, spec.Version, err)
+	if err := s.checkVersions(ctx, name, spec); err != nil {
+		return Endpoint{}, err
 	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -110,8 +146,8 @@ func (s *Service) UpdateEndpoint(ctx context.Context, name string, fn func(*Endp
 		if err := sp.Validate(); err != nil {
 			return nil, err
 		}
-		if _, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version); err != nil {
-			return nil, fmt.Errorf("endpoint %s: model %s version %q: %w", name, sp.Model, sp.Version, err)
+		if err := s.checkVersions(ctx, name, sp); err != nil {
+			return nil, err
 		}
 		return json.Marshal(sp)
 	})
@@ -126,6 +162,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, name string, fn func(*Endp
 func (s *Service) SetVersion(ctx context.Context, name, ref string) (Endpoint, error) {
 	return s.UpdateEndpoint(ctx, name, func(sp *EndpointSpec) error {
 		sp.Version = ref
+		sp.Traffic = nil // one version takes all traffic again
 		return nil
 	})
 }
@@ -258,29 +295,66 @@ func (s *Service) build(ctx context.Context) (*gateway.Snapshot, map[string]bool
 			s.log.Error("skipping endpoint", "endpoint", e.Name, "err", err)
 			continue
 		}
-		v, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version)
+		ep, err := s.buildEndpoint(ctx, e.Name, sp, inUse)
 		if err != nil {
 			if prev != nil && prev.Endpoints[e.Name] != nil {
-				s.log.Warn("endpoint version does not resolve; keeping the version it serves", "endpoint", e.Name, "ref", sp.Version, "err", err)
+				s.log.Warn("endpoint does not resolve; keeping what it serves", "endpoint", e.Name, "err", err)
 				snap.Endpoints[e.Name] = prev.Endpoints[e.Name]
+				for _, b := range prev.Endpoints[e.Name].Backends {
+					inUse[b.Key] = true
+				}
 				continue
 			}
 			if !errors.Is(err, store.ErrNotFound) {
 				return nil, nil, fmt.Errorf("endpoint %s: %w", e.Name, err)
 			}
-			s.log.Error("endpoint version does not resolve", "endpoint", e.Name, "ref", sp.Version, "err", err)
+			s.log.Error("endpoint does not resolve", "endpoint", e.Name, "err", err)
 			continue
 		}
-		inUse[cacheKey(v)] = true
-		b := s.backend(ctx, v)
-		snap.Endpoints[e.Name] = &gateway.Endpoint{
-			Name:     e.Name,
-			Model:    sp.Model,
-			Plan:     traffic.Single(v.Version),
-			Backends: map[int]*gateway.Backend{v.Version: b},
-		}
+		snap.Endpoints[e.Name] = ep
 	}
 	return snap, inUse, nil
+}
+
+// buildEndpoint resolves and loads the versions of one endpoint and
+// compiles its traffic plan.
+func (s *Service) buildEndpoint(ctx context.Context, name string, sp EndpointSpec, inUse map[string]bool) (*gateway.Endpoint, error) {
+	policy := sp.Traffic
+	if policy == nil {
+		v, err := s.db.ResolveVersion(ctx, sp.Model, sp.Version)
+		if err != nil {
+			return nil, err
+		}
+		policy = &traffic.Policy{Split: []traffic.Split{{Version: v.Version, Weight: 1}}}
+	}
+	ep := &gateway.Endpoint{Name: name, Model: sp.Model, Backends: map[int]*gateway.Backend{}}
+	for _, n := range policy.Versions() {
+		v, err := s.db.GetVersion(ctx, sp.Model, n)
+		if err != nil {
+			return nil, err
+		}
+		inUse[cacheKey(v)] = true
+		ep.Backends[n] = s.backend(ctx, v)
+	}
+	var bandit traffic.BanditState
+	if policy.Bandit != nil {
+		var err error
+		if bandit, err = s.banditFor(ctx, name, *policy.Bandit); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := traffic.Compile(*policy, bandit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	ep.Plan = plan
+	if st, ok := plan.Sticky(); ok {
+		ep.StickyHeader, ep.StickyFeature = st.Header, st.Feature
+	}
+	if sp.SegmentBy != nil {
+		ep.SegmentHeader, ep.SegmentFeature = sp.SegmentBy.Header, sp.SegmentBy.Feature
+	}
+	return ep, nil
 }
 
 // Run keeps the routing table in step with the store: it builds one at
@@ -295,9 +369,11 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.SaveBandits(context.WithoutCancel(ctx))
 			return nil
 		case <-t.C:
 		}
+		s.saveBandits(ctx)
 		rev, err := s.db.Revision(ctx)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -46,6 +46,9 @@ type Service struct {
 	router  Router     // guarded by buildMu
 
 	loaded *loadedSet // versions loaded in memory
+
+	banditMu sync.Mutex
+	bandits  map[string]*banditEntry // learning state by endpoint; guarded by banditMu
 }
 
 // New returns a Service over a store, an artifact store and formats.
@@ -56,7 +59,7 @@ func New(db *store.DB, blobs *artifact.Store, formats *inference.Formats, opts O
 	if opts.MaxArtifactBytes <= 0 {
 		opts.MaxArtifactBytes = 2 << 30
 	}
-	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger)}
+	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger), bandits: map[string]*banditEntry{}}
 }
 
 // Formats returns the registered model formats.
@@ -150,7 +153,9 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 		closeModel(m)
 		return store.Version{}, err
 	}
-	s.loaded.put(cacheKey(v), gateway.NewBackend(v.Model, v.Version, v.Format, m, nil), modelSize(m, v.Size))
+	b := gateway.NewBackend(v.Model, v.Version, v.Format, m, nil)
+	b.Key = cacheKey(v)
+	s.loaded.put(b.Key, b, modelSize(m, v.Size))
 	s.syncAfterWrite(ctx) // endpoints following "latest" move now
 	return v, nil
 }
@@ -196,10 +201,14 @@ func (s *Service) backend(ctx context.Context, v store.Version) *gateway.Backend
 		m, err := s.load(ctx, v)
 		if err != nil {
 			s.log.Error("loading model version failed", "model", v.Model, "version", v.Version, "err", err)
-			return gateway.NewBackend(v.Model, v.Version, v.Format, nil, err), 0
+			b := gateway.NewBackend(v.Model, v.Version, v.Format, nil, err)
+			b.Key = cacheKey(v)
+			return b, 0
 		}
 		s.log.Info("loaded model version", "model", v.Model, "version", v.Version, "format", v.Format, "took", time.Since(start))
-		return gateway.NewBackend(v.Model, v.Version, v.Format, m, nil), modelSize(m, v.Size)
+		b := gateway.NewBackend(v.Model, v.Version, v.Format, m, nil)
+		b.Key = cacheKey(v)
+		return b, modelSize(m, v.Size)
 	})
 }
 

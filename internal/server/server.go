@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/artifact"
 	"github.com/sluicehq/sluice/internal/gateway"
+	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/store"
@@ -31,6 +32,8 @@ import (
 type Config struct {
 	// Addr is the listen address; ":0" picks a free port.
 	Addr string
+	// GRPCAddr is the Open Inference Protocol gRPC listen address; "" is off.
+	GRPCAddr string
 	// DataDir holds the embedded store and the artifacts.
 	DataDir string
 	// Store is a store DSN; empty means SQLite in DataDir.
@@ -46,6 +49,12 @@ type Config struct {
 	// PollInterval is how often the store's revision is checked for
 	// changes made by other nodes.
 	PollInterval time.Duration
+	// FeedbackMemory is how many answered requests are remembered for
+	// feedback to join; FeedbackHorizon how long.
+	FeedbackMemory  int
+	FeedbackHorizon time.Duration
+	// MirrorQueue bounds shadow and challenger copies waiting to run.
+	MirrorQueue int
 	// ShutdownTimeout bounds the drain of requests in flight.
 	ShutdownTimeout time.Duration
 	// ONNXRuntimeLib is the path of the ONNX Runtime shared library; empty
@@ -65,6 +74,12 @@ func (c *Config) Defaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
+	}
+	if c.FeedbackMemory <= 0 {
+		c.FeedbackMemory = 1_000_000
+	}
+	if c.FeedbackHorizon <= 0 {
+		c.FeedbackHorizon = 24 * time.Hour
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
@@ -100,10 +115,18 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory})
 	gateway.Version = version.Version
+	dp := api.DataPlane{Live: monitor.NewLive(), Comparison: monitor.NewComparison(), Outcomes: monitor.NewOutcomes()}
 	gw := gateway.New(gateway.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Limits: oip.Limits{MaxElements: cfg.MaxElements}, Pinner: reg,
+		Recent:     monitor.NewRecent(cfg.FeedbackMemory, cfg.FeedbackHorizon),
+		Outcomes:   dp.Outcomes,
+		Comparison: dp.Comparison,
+		Live:       dp.Live,
+		Rewards:    reg,
+		Mirror:     gateway.MirrorOptions{Queue: cfg.MirrorQueue},
 	})
+	dp.Gateway = gw
 	reg.Attach(gw)
 	if err := reg.Sync(ctx); err != nil {
 		return fmt.Errorf("building the routing table: %w", err)
@@ -111,7 +134,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	mux := http.NewServeMux()
 	gw.Register(mux)
-	api.New(reg, api.Options{Logger: log, Version: version.String()}).Register(mux)
+	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp}).Register(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -122,6 +145,16 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	var gs *gateway.GRPCServer
+	var gln net.Listener
+	if cfg.GRPCAddr != "" {
+		if gln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on %s for gRPC: %w", cfg.GRPCAddr, err)
+		}
+		gs = gw.NewGRPCServer()
+		log.Info("sluice serving gRPC", "grpc_addr", gln.Addr().String())
 	}
 	log.Info("sluice serving", "addr", ln.Addr().String(), "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String(), "startup", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
@@ -135,7 +168,25 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		}
 		return nil
 	})
+	if gs != nil {
+		g.Go(func() error {
+			if err := gs.Serve(gln); err != nil {
+				return fmt.Errorf("serving gRPC: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := gs.Shutdown(sctx); err != nil {
+				return fmt.Errorf("draining gRPC: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
+	g.Go(func() error { return gw.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
