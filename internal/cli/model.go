@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/inference/remote"
 )
 
 func newModelCmd(e *env) *cobra.Command {
@@ -25,23 +28,32 @@ func newModelCmd(e *env) *cobra.Command {
 }
 
 func newModelPushCmd(e *env) *cobra.Command {
-	var format, description, signature string
+	var format, description, signature, urls, protocol string
+	var timeout time.Duration
 	var labels, metrics, params []string
 	cmd := &cobra.Command{
-		Use:   "push NAME FILE",
+		Use:   "push NAME FILE | push NAME --format http --url URL[,URL...]",
 		Short: "Push a model file as the next version of NAME",
 		Long: `push uploads FILE as version N+1 of model NAME (the model is created on first push).
 Versions are immutable; the file is stored by its sha256 and deduplicated. The server
 loads the file before accepting it, so a corrupt or unsupported file is refused.
 
 Formats: xgboost (Booster.save_model JSON), lightgbm (model.txt), linear (Sluice's linear
-JSON); detected from the file when --format is not given. The signature (feature names and
-types, outputs) is read from the file; give --signature for formats that carry no names.`,
+JSON), onnx; detected from the file when --format is not given. The signature (feature names and
+types, outputs) is read from the file; give --signature for formats that carry no names.
+
+With --format http there is no file: the version is a model served by an external model
+server speaking Open Inference Protocol v2 (Triton, KServe, MLServer) or TF Serving REST,
+at one or more replica URLs. Sluice health-checks them, applies --timeout, and retries a
+failed call once on another replica.`,
 		Example: `  sluice model push fraud model.json
   sluice model push fraud model.txt --format lightgbm --description "retrained on May data" \
       --label team=risk --metric auc=0.94
-  sluice model push churn weights.json --signature signature.json`,
-		Args: cobra.ExactArgs(2),
+  sluice model push churn weights.json --signature signature.json
+  sluice model push fraud --format http --url http://triton:8000/v2/models/fraud --timeout 2s
+  sluice model push fraud --format http --protocol tfserving --url http://tfs:8501/v1/models/fraud \
+      --signature signature.json`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			md := apiclient.PushMetadata{Format: format, Description: description}
 			var err error
@@ -75,12 +87,40 @@ types, outputs) is read from the file; give --signature for formats that carry n
 				}
 				md.Signature = b
 			}
-			f, err := os.Open(args[1])
-			if err != nil {
-				return fmt.Errorf("opening model file: %w", err)
+			var artifact io.Reader
+			switch {
+			case urls != "":
+				if len(args) == 2 {
+					return fmt.Errorf("give either FILE or --url, not both")
+				}
+				if md.Format != "" && md.Format != "http" {
+					return fmt.Errorf("--url: versions served by a model server have --format http")
+				}
+				doc := remote.Document{URLs: strings.Split(urls, ","), Protocol: remote.Protocol(protocol), Timeout: timeout}
+				if md.Signature != nil {
+					doc.Signature = new(inference.Signature)
+					if err := json.Unmarshal(md.Signature, doc.Signature); err != nil {
+						return fmt.Errorf("--signature: %w", err)
+					}
+					md.Signature = nil
+				}
+				b, err := doc.Marshal()
+				if err != nil {
+					return err
+				}
+				md.Format = "http"
+				artifact = bytes.NewReader(b)
+			case len(args) == 2:
+				f, err := os.Open(args[1])
+				if err != nil {
+					return fmt.Errorf("opening model file: %w", err)
+				}
+				defer f.Close()
+				artifact = f
+			default:
+				return fmt.Errorf("give the model FILE, or --format http --url URL for a model server")
 			}
-			defer f.Close()
-			v, err := e.client().PushVersion(e.ctx, args[0], md, f)
+			v, err := e.client().PushVersion(e.ctx, args[0], md, artifact)
 			if err != nil {
 				return err
 			}
@@ -91,12 +131,15 @@ types, outputs) is read from the file; give --signature for formats that carry n
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "", "model format: xgboost, lightgbm, linear (default: detect)")
+	f.StringVar(&format, "format", "", "model format: xgboost, lightgbm, linear, onnx, http (default: detect)")
 	f.StringVar(&description, "description", "", "what this version is")
 	f.StringArrayVar(&labels, "label", nil, "label k=v (repeatable)")
 	f.StringArrayVar(&metrics, "metric", nil, "metric k=number, e.g. auc=0.94 (repeatable)")
 	f.StringArrayVar(&params, "param", nil, "runtime parameter k=v, e.g. threads=2 (repeatable)")
 	f.StringVar(&signature, "signature", "", "JSON file with the signature (inputs with features, outputs)")
+	f.StringVar(&urls, "url", "", "--format http: the model's URL on each replica, comma-separated")
+	f.StringVar(&protocol, "protocol", "v2", "--format http: v2 (Open Inference Protocol) or tfserving")
+	f.DurationVar(&timeout, "timeout", 0, "--format http: per-request timeout (default 5s)")
 	return cmd
 }
 

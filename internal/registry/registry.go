@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/internal/artifact"
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/inference/batching"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -117,10 +118,14 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 			return store.Version{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
+	if _, _, err := batching.ParseParams(req.Params); err != nil {
+		return store.Version{}, fmt.Errorf("%w: params: %v", ErrInvalid, err)
+	}
 	m, err := s.formats.Load(ctx, format, req.Artifact, opts)
 	if err != nil {
 		return store.Version{}, fmt.Errorf("loading %s as %s: %w", req.Model, format, err)
 	}
+	m = withBatching(m, req.Params)
 	sig := m.Signature()
 	if err := sig.Validate(); err != nil {
 		closeModel(m)
@@ -168,7 +173,7 @@ func loadOptions(sig *inference.Signature, params map[string]string) (inference.
 	// "threads" and "sluice.*" are Sluice's own; the rest go to the runtime.
 	opts := inference.LoadOptions{Signature: sig}
 	for k, v := range params {
-		if k == "threads" || strings.HasPrefix(k, "sluice.") {
+		if k == "threads" || strings.HasPrefix(k, "sluice.") || batching.IsParam(k) {
 			continue
 		}
 		if opts.Params == nil {
@@ -232,7 +237,7 @@ func (s *Service) load(ctx context.Context, v store.Version) (inference.Model, e
 	if err != nil {
 		return nil, fmt.Errorf("loading %s version %d: %w", v.Model, v.Version, err)
 	}
-	return m, nil
+	return withBatching(m, v.Params), nil
 }
 
 // PinnedBackend loads any version of a model for a request pinned to it.
@@ -263,4 +268,14 @@ func splitRef(ref string) string { return strings.TrimPrefix(ref, "@") }
 // Artifact returns a stored artifact's bytes, verified against its digest.
 func (s *Service) Artifact(digest string) ([]byte, error) {
 	return s.blobs.ReadAll(digest)
+}
+
+// withBatching wraps m with adaptive batching when the version's params
+// turn it on (batch.max_rows > 1). Params were checked at push time.
+func withBatching(m inference.Model, params map[string]string) inference.Model {
+	cfg, on, err := batching.ParseParams(params)
+	if err != nil || !on {
+		return m
+	}
+	return batching.Wrap(m, cfg)
 }

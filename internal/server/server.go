@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return fmt.Errorf("opening artifact directory: %w", err)
 	}
 
-	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory})
+	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory})
 	gateway.Version = version.Version
 	dp := api.DataPlane{Live: monitor.NewLive(), Comparison: monitor.NewComparison(), Outcomes: monitor.NewOutcomes()}
 	gw := gateway.New(gateway.Options{

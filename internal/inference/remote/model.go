@@ -1,0 +1,290 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/internal/inference"
+)
+
+// Model is a version served by one or more replicas of a model server.
+// It is safe for concurrent use. Close it to stop its health checks.
+type Model struct {
+	proto     Protocol
+	timeout   time.Duration
+	interval  time.Duration
+	replicas  []*replica
+	transport *http.Transport
+	header    http.Header // sent with inference calls; shared, never modified
+	getHeader http.Header // sent with metadata and readiness calls
+	log       *slog.Logger
+
+	// Set once by Load before the Model is shared.
+	sig   inference.Signature
+	specs []inputSpec
+	tfOut tfOutput
+
+	next atomic.Uint32 // round-robin position
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stop      context.CancelFunc // stops the health checker; nil before start
+	done      chan struct{}      // closed when the health checker returns
+}
+
+var (
+	_ inference.Model  = (*Model)(nil)
+	_ inference.Warmer = (*Model)(nil)
+	_ io.Closer        = (*Model)(nil)
+)
+
+// replica is one server of the model.
+type replica struct {
+	base    string        // the model URL from the document
+	call    *http.Request // template of the inference POST, without body
+	ready   *http.Request // template of the readiness GET
+	healthy atomic.Bool   // last known state; a new replica is presumed healthy
+}
+
+// errDeadline is the cause of a call's context when the version's timeout
+// expires, telling it apart from the caller's own deadline.
+var errDeadline = errors.New("remote: version timeout")
+
+var errClosed = fmt.Errorf("remote: the model is closed: %w", inference.ErrBackendUnavailable)
+
+// newModel builds the Model of a document; Load completes it.
+func newModel(doc *Document, log *slog.Logger) (*Model, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Model{
+		proto:     doc.Protocol,
+		timeout:   doc.Timeout,
+		interval:  doc.HealthInterval,
+		transport: newTransport(doc.Timeout),
+		header:    http.Header{"Content-Type": {"application/json"}, "User-Agent": {"sluice"}},
+		getHeader: http.Header{"User-Agent": {"sluice"}},
+		log:       log,
+	}
+	// A zero-length value marks the POST as idempotent, so the transport
+	// may resend it on a new connection when a kept-alive one was closed
+	// by the server, without sending the header.
+	m.header["X-Idempotency-Key"] = nil
+	for k, v := range doc.Headers {
+		m.header.Set(k, v)
+		m.getHeader.Set(k, v)
+	}
+	for _, u := range doc.URLs {
+		r := &replica{base: u}
+		callURL, readyURL := u+"/infer", u+"/ready"
+		if doc.Protocol == TFServing {
+			callURL, readyURL = u+":predict", u
+		}
+		var err error
+		if r.call, err = http.NewRequest(http.MethodPost, callURL, nil); err != nil {
+			return nil, fmt.Errorf("urls: %q: %v", u, err)
+		}
+		r.call.Header = m.header
+		if r.ready, err = http.NewRequest(http.MethodGet, readyURL, nil); err != nil {
+			return nil, fmt.Errorf("urls: %q: %v", u, err)
+		}
+		r.ready.Header = m.getHeader
+		r.healthy.Store(true)
+		m.replicas = append(m.replicas, r)
+	}
+	return m, nil
+}
+
+// Signature returns the signature given in the artifact or read from the
+// server at Load.
+func (m *Model) Signature() inference.Signature { return m.sig }
+
+// Predict sends inputs to one replica and returns the outputs it
+// answers. See the package documentation for retries and errors.
+func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]inference.Tensor, error) {
+	if m.closed.Load() {
+		return nil, errClosed
+	}
+	ins, err := prepare(m.specs, inputs)
+	if err != nil {
+		return nil, err
+	}
+	bp := getBuf()
+	rows := 0
+	if m.proto == TFServing {
+		t := &ins[0]
+		if len(t.Shape) == 0 {
+			putBuf(bp)
+			return nil, inference.Inputf(t.Name+".shape", "is [], want rows: protocol tfserving sends a tensor of rank 1 or more")
+		}
+		rows = int(t.Shape[0])
+		*bp = appendInstances((*bp)[:0], t)
+	} else {
+		*bp = appendV2Request((*bp)[:0], ins)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, m.timeout, errDeadline)
+	defer cancel()
+
+	first := m.pick(nil)
+	out, res := m.attempt(ctx, first, *bp, rows)
+	recycle := res.recycle
+	if res.retry {
+		if second := m.pick(first); second != nil {
+			out, res = m.attempt(ctx, second, *bp, rows)
+			recycle = recycle && res.recycle
+		}
+	}
+	if recycle {
+		putBuf(bp)
+	}
+	return out, res.err
+}
+
+// pick returns the next healthy replica other than skip, round robin.
+// With no skip and no healthy replica it returns the next one anyway:
+// health marks may be stale, and trying costs one failed connection.
+// With skip (a retry) it returns nil when no other replica is healthy.
+func (m *Model) pick(skip *replica) *replica {
+	n := uint32(len(m.replicas))
+	start := m.next.Add(1)
+	for i := range n {
+		r := m.replicas[(start+i)%n]
+		if r != skip && r.healthy.Load() {
+			return r
+		}
+	}
+	if skip == nil {
+		return m.replicas[start%n]
+	}
+	return nil
+}
+
+// result is how one attempt ended.
+type result struct {
+	err     error
+	retry   bool // another replica may succeed
+	recycle bool // the request buffer may go back to the pool
+}
+
+// attempt sends the encoded body to r and decodes the answer.
+func (m *Model) attempt(ctx context.Context, r *replica, body []byte, rows int) ([]inference.Tensor, result) {
+	rb := &reqBody{b: body}
+	req := r.call.WithContext(ctx)
+	req.Body, req.GetBody, req.ContentLength = rb, rb.getBody, int64(len(body))
+	resp, err := m.transport.RoundTrip(req)
+	if err != nil {
+		err, retry := m.transportError(ctx, r, err)
+		return nil, result{err: err, retry: retry, recycle: rb.reusable()}
+	}
+	bp := getBuf()
+	data, err := readBody(resp, (*bp)[:0])
+	resp.Body.Close()
+	*bp = data
+	defer putBuf(bp)
+	if errors.Is(err, errTooLarge) {
+		return nil, result{err: fmt.Errorf("remote: %s: %w", r.base, err), recycle: rb.reusable()}
+	}
+	if err != nil {
+		err, retry := m.transportError(ctx, r, err)
+		return nil, result{err: err, retry: retry, recycle: rb.reusable()}
+	}
+	res := result{recycle: rb.reusable()}
+	if resp.StatusCode != http.StatusOK {
+		res.err, res.retry = m.statusError(r, resp.StatusCode, errorMessage(data, resp.StatusCode))
+		return nil, res
+	}
+	var out []inference.Tensor
+	if m.proto == TFServing {
+		sp := getBuf()
+		out, *sp, err = decodePredictions(data, rows, &m.tfOut, *sp)
+		putBuf(sp)
+	} else {
+		out, err = decodeV2Response(data)
+	}
+	if err != nil {
+		res.err = fmt.Errorf("remote: %s: %w", r.base, err)
+	}
+	return out, res
+}
+
+// transportError classifies an error that left no HTTP answer.
+func (m *Model) transportError(ctx context.Context, r *replica, err error) (error, bool) {
+	if ctx.Err() != nil {
+		if context.Cause(ctx) == errDeadline {
+			return fmt.Errorf("remote: %s: no answer within %s: %w", r.base, m.timeout, inference.ErrTimeout), false
+		}
+		return fmt.Errorf("remote: %s: %w", r.base, context.Cause(ctx)), false
+	}
+	err = unwrapURLError(err)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" && r.healthy.Swap(false) {
+		m.log.Warn("model server replica unreachable; marked down until its next readiness check", "url", r.base, "err", err)
+	}
+	return fmt.Errorf("remote: %s: %w: %v", r.base, inference.ErrBackendUnavailable, err), true
+}
+
+// statusError classifies an answer other than 200 OK.
+func (m *Model) statusError(r *replica, status int, msg string) (error, bool) {
+	switch {
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
+		return fmt.Errorf("remote: %s answered %d: %w: %s", r.base, status, inference.ErrBackendUnavailable, msg), true
+	case status == http.StatusGatewayTimeout || status == http.StatusRequestTimeout:
+		return fmt.Errorf("remote: %s answered %d: %w: %s", r.base, status, inference.ErrTimeout, msg), status == http.StatusGatewayTimeout
+	case status == http.StatusNotFound:
+		return fmt.Errorf("remote: %s answered 404 (is the model URL right?): %w: %s", r.base, inference.ErrBackendUnavailable, msg), false
+	case status >= 400 && status < 500:
+		return &inference.InputError{Msg: "the model server rejected the input: " + msg}, false
+	}
+	return fmt.Errorf("remote: %s answered %d: %s", r.base, status, msg), false
+}
+
+// errorMessage extracts a server's error message: the "error" member of a
+// JSON body (Triton, KServe, MLServer and TF Serving all use it), else the
+// start of the body as text, else the status text.
+func errorMessage(body []byte, status int) string {
+	var e struct {
+		Error any `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != nil {
+		switch v := e.Error.(type) {
+		case string:
+			return v
+		default:
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+	}
+	s := strings.TrimSpace(strings.ToValidUTF8(string(body[:min(len(body), 512)]), "\uFFFD"))
+	if len(body) > 512 {
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		s += "..."
+	}
+	if s == "" {
+		return http.StatusText(status)
+	}
+	return s
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose message repeats the
+// method and URL the caller names anyway.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

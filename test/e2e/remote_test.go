@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExternalModelServer serves a model from one Sluice server (a real,
+// separate Open Inference Protocol v2 server process) through a second one
+// with --format http, and checks answers, metadata and the timeout path.
+func TestExternalModelServer(t *testing.T) {
+	backend := startServer(t)
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	backend.cli(t, "model", "push", "bc", model)
+	backend.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+
+	front := startServer(t)
+	front.cli(t, "model", "push", "bc-remote", "--format", "http", "--url", backend.URL+"/v2/models/bc", "--timeout", "2s")
+	front.cli(t, "endpoint", "create", "bc", "--model", "bc-remote", "--version", "1")
+
+	rows := strings.TrimSuffix(strings.Repeat("1.5,", 30), ",")
+	body := []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[` + rows + `]}]}`)
+	direct := post(t, backend.URL+"/v2/models/bc/infer", body)
+	via := post(t, front.URL+"/v2/models/bc/infer", body)
+	var a, b struct {
+		Outputs []struct {
+			Data []float64 `json:"data"`
+		} `json:"outputs"`
+	}
+	must(t, json.Unmarshal(direct.body, &a), "direct")
+	must(t, json.Unmarshal(via.body, &b), "via")
+	if len(a.Outputs) == 0 || len(b.Outputs) == 0 || a.Outputs[0].Data[0] != b.Outputs[0].Data[0] {
+		t.Errorf("through the http version %s, directly %s", via.body, direct.body)
+	}
+	if v := via.header.Get("Sluice-Model-Version"); v != "1" {
+		t.Errorf("Sluice-Model-Version = %q", v)
+	}
+
+	// A model server that accepts connections and never answers: the call
+	// ends with 504 naming the version, not a hang.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err, "listen")
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	sig := filepath.Join(t.TempDir(), "sig.json")
+	must(t, os.WriteFile(sig, []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[-1,30]}],"outputs":[{"name":"predict","datatype":"FP32","shape":[-1]}]}`), 0o644), "write")
+	front.cli(t, "model", "push", "slow", "--format", "http", "--url", "http://"+ln.Addr().String()+"/v2/models/slow", "--timeout", "300ms", "--signature", sig)
+	front.cli(t, "endpoint", "create", "slow", "--model", "slow", "--version", "1")
+	start := time.Now()
+	resp, err := http.Post(front.URL+"/v2/models/slow/infer", "application/json", strings.NewReader(string(body)))
+	must(t, err, "post")
+	msg := readAll(t, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(msg), "slow version 1") {
+		t.Errorf("hanging model server: %d %s, want 504 naming slow version 1", resp.StatusCode, msg)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the timed-out call took %v", took)
+	}
+}

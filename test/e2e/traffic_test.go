@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/apiclient"
+)
+
+// trafficFixture starts a server with three versions of the breast_cancer
+// model and an endpoint "bc" on version 1.
+func trafficFixture(t *testing.T) (*server, []byte) {
+	t.Helper()
+	s := startServer(t)
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	for i := 0; i < 3; i++ {
+		s.cli(t, "model", "push", "bc", model)
+	}
+	s.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+	header, rows := readCSV(t, filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.csv"))
+	inst := map[string]any{}
+	for j, h := range header {
+		inst[h] = rows[0][j]
+	}
+	body, _ := json.Marshal(map[string]any{"instances": []any{inst}})
+	return s, body
+}
+
+// call posts a plain JSON prediction with optional headers and returns the
+// answering version, role and request id.
+func call(t *testing.T, url string, body []byte, hdr map[string]string) (version, role, rid string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err, "POST %s", url)
+	b := readAll(t, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	return resp.Header.Get("Sluice-Model-Version"), resp.Header.Get("Sluice-Model-Role"), resp.Header.Get("Sluice-Request-Id")
+}
+
+func TestCanaryAndSticky(t *testing.T) {
+	s, body := trafficFixture(t)
+	url := s.URL + "/v1/endpoints/bc:predict"
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=80,2=20")
+	const n = 2000
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		v, role, _ := call(t, url, body, nil)
+		counts[v+"/"+role]++
+	}
+	// 5 standard deviations of a binomial share of 20%.
+	if got, sd := float64(counts["2/canary"])/n, math.Sqrt(0.2*0.8/n); math.Abs(got-0.2) > 5*sd || counts["1/stable"]+counts["2/canary"] != n {
+		t.Errorf("answers %v: want about 20%% from version 2 as canary", counts)
+	}
+
+	// Sticky: each user stays on one version, and raising the canary's
+	// weight only moves users to it.
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=90,2=10", "--sticky", "header:X-User-Id")
+	before := map[string]string{}
+	for u := 0; u < 200; u++ {
+		user := fmt.Sprintf("user-%d", u)
+		v, _, _ := call(t, url, body, map[string]string{"X-User-Id": user})
+		for k := 0; k < 3; k++ {
+			if again, _, _ := call(t, url, body, map[string]string{"X-User-Id": user}); again != v {
+				t.Fatalf("%s answered by %s then %s", user, v, again)
+			}
+		}
+		before[user] = v
+	}
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=50,2=50", "--sticky", "header:X-User-Id")
+	moved := 0
+	for user, v := range before {
+		after, _, _ := call(t, url, body, map[string]string{"X-User-Id": user})
+		if v == "2" && after != "2" {
+			t.Errorf("%s moved from the canary back to stable", user)
+		}
+		if v != after {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("raising the canary to 50% moved no user")
+	}
+	var ep apiclient.Endpoint
+	s.cliJSON(t, &ep, "endpoint", "show", "bc")
+	if len(ep.Shares) != 2 || ep.Shares[1].Share != 0.5 || len(ep.Live) < 2 {
+		t.Errorf("endpoint show: shares %+v live %+v", ep.Shares, ep.Live)
+	}
+}
+
+func TestShadowAndCompare(t *testing.T) {
+	s, body := trafficFixture(t)
+	url := s.URL + "/v1/endpoints/bc:predict"
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=100", "--shadow", "3")
+	const n = 100
+	for i := 0; i < n; i++ {
+		if v, _, _ := call(t, url, body, nil); v != "1" {
+			t.Fatalf("a shadow answered: version %s", v)
+		}
+	}
+	var cmp apiclient.Comparison
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.cliJSON(t, &cmp, "endpoint", "compare", "bc")
+		if len(cmp.Mirrors) == 1 && cmp.Mirrors[0].Requests == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("compare after %d requests: %+v", n, cmp)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := cmp.Mirrors[0]
+	if m.Mirror != 3 || m.Primary != 1 || m.Role != "shadow" || m.Agreement == nil || *m.Agreement != 1 || m.MaxAbsDiff != 0 {
+		t.Errorf("shadow comparison = %+v", m)
+	}
+	if out := s.cli(t, "endpoint", "compare", "bc"); !strings.Contains(out, "100.00%") {
+		t.Errorf("compare table:\n%s", out)
+	}
+}
+
+func TestBlueGreen(t *testing.T) {
+	s, body := trafficFixture(t)
+	url := s.URL + "/v1/endpoints/bc:predict"
+	s.cli(t, "endpoint", "traffic", "bc", "--blue-green", "1,2", "--keep-previous", "10m")
+	for i := 0; i < 20; i++ {
+		if v, role, _ := call(t, url, body, nil); v != "1" || role != "active" {
+			t.Fatalf("blue-green before switch answered %s/%s", v, role)
+		}
+	}
+	// The preview route reaches green.
+	rows := strings.TrimSuffix(strings.Repeat("1,", 30), ",")
+	resp := post(t, s.URL+"/v2/models/bc/preview/infer", []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[`+rows+`]}]}`))
+	if v := resp.header.Get("Sluice-Model-Version"); v != "2" {
+		t.Errorf("preview answered by version %s, want 2", v)
+	}
+	s.cli(t, "endpoint", "traffic", "bc", "--switch")
+	for i := 0; i < 20; i++ {
+		if v, _, _ := call(t, url, body, nil); v != "2" {
+			t.Fatalf("after the switch version %s answered, want 2", v)
+		}
+	}
+	var ep apiclient.Endpoint
+	s.cliJSON(t, &ep, "endpoint", "show", "bc")
+	if bg := ep.Spec.Traffic.BlueGreen; bg == nil || bg.Active != 2 || bg.Previous != 1 {
+		t.Errorf("after switch: %+v", ep.Spec.Traffic)
+	}
+}
+
+func TestChallengerFeedbackAndBandit(t *testing.T) {
+	s, body := trafficFixture(t)
+	url := s.URL + "/v1/endpoints/bc:predict"
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=100", "--challenger", "2")
+	var ids []string
+	for i := 0; i < 50; i++ {
+		_, _, rid := call(t, url, body, nil)
+		ids = append(ids, rid)
+	}
+	time.Sleep(300 * time.Millisecond) // let the challenger copies finish
+	var fb []map[string]any
+	for _, id := range ids {
+		fb = append(fb, map[string]any{"request_id": id, "label": 0})
+	}
+	b, _ := json.Marshal(fb)
+	resp := post(t, s.URL+"/v1/feedback", b)
+	if !bytes.Contains(resp.body, []byte(`"joined":50`)) {
+		t.Fatalf("feedback: %s", resp.body)
+	}
+	var cmp apiclient.Comparison
+	s.cliJSON(t, &cmp, "endpoint", "compare", "bc")
+	if len(cmp.Paired) != 1 || cmp.Paired[0].N != 50 || cmp.Paired[0].Better != "undecided" || len(cmp.Outcomes) != 2 {
+		t.Errorf("identical champion and challenger: %+v", cmp)
+	}
+
+	// A bandit learns from rewards: version 2 earns 1, version 1 earns 0.
+	s.cli(t, "endpoint", "traffic", "bc", "--bandit", "thompson", "--arms", "1,2", "--min-share", "0.05")
+	late := map[string]int{}
+	for i := 0; i < 400; i++ {
+		v, role, rid := call(t, url, body, nil)
+		if role != "arm" {
+			t.Fatalf("bandit answered with role %q", role)
+		}
+		reward := 0.0
+		if v == "2" {
+			reward = 1
+		}
+		post(t, s.URL+"/v1/feedback", []byte(fmt.Sprintf(`{"request_id":%q,"reward":%g}`, rid, reward)))
+		if i >= 300 {
+			late[v]++
+		}
+	}
+	if late["2"] < 80 {
+		t.Errorf("last 100 bandit answers %v: want most from the rewarded version 2", late)
+	}
+}
