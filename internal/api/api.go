@@ -366,7 +366,7 @@ func endpointView(e registry.Endpoint) apiclient.Endpoint {
 	return apiclient.Endpoint{
 		Name: e.Name, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		ServingVersion: e.ServingVersion, Error: e.Error,
-		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy},
+		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection)},
 	}
 }
 
@@ -393,7 +393,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: name: must not be empty", registry.ErrInvalid))
 		return
 	}
-	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy})
+	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy, Protection: (*registry.Protection)(req.Protection)})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -426,6 +426,12 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.SegmentBy != nil {
 			sp.SegmentBy = req.SegmentBy
+		}
+		if req.Protection != nil {
+			sp.Protection = (*registry.Protection)(req.Protection)
+			if *sp.Protection == (registry.Protection{}) {
+				sp.Protection = nil
+			}
 		}
 		if req.Description != nil {
 			sp.Description = *req.Description

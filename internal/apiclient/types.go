@@ -76,6 +76,18 @@ type EndpointSpec struct {
 	Traffic *traffic.Policy `json:"traffic,omitempty"`
 	// SegmentBy splits shadow and challenger comparisons by a header or feature.
 	SegmentBy *traffic.Sticky `json:"segmentBy,omitempty"`
+	// Protection limits and protects the endpoint.
+	Protection *Protection `json:"protection,omitempty"`
+}
+
+// Protection limits an endpoint's load (429 with Retry-After above it),
+// bounds each prediction, and can fall back to the stable version.
+type Protection struct {
+	RateLimit      float64          `json:"rateLimit,omitempty"`
+	Burst          int              `json:"burst,omitempty"`
+	MaxConcurrency int              `json:"maxConcurrency,omitempty"`
+	Timeout        traffic.Duration `json:"timeout,omitempty"`
+	Fallback       bool             `json:"fallback,omitempty"`
 }
 
 // CreateEndpointRequest creates an endpoint.
@@ -92,6 +104,9 @@ type UpdateEndpointRequest struct {
 	Description *string         `json:"description,omitempty"`
 	Traffic     *traffic.Policy `json:"traffic,omitempty"`
 	SegmentBy   *traffic.Sticky `json:"segmentBy,omitempty"`
+	// Protection replaces the endpoint's protection; an empty object
+	// removes it.
+	Protection *Protection `json:"protection,omitempty"`
 }
 
 // Share is one version's part of an endpoint's traffic right now.

@@ -21,7 +21,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(newEndpointCreateCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
 		newEndpointSetVersionCmd(e), newEndpointDeleteCmd(e), newEndpointHistoryCmd(e),
-		newEndpointTrafficCmd(e), newEndpointCompareCmd(e))
+		newEndpointTrafficCmd(e), newEndpointCompareCmd(e), newEndpointProtectCmd(e))
 	return cmd
 }
 

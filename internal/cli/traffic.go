@@ -275,3 +275,48 @@ func num(x *float64) string {
 	}
 	return fmt.Sprintf("%.4g", *x)
 }
+
+func newEndpointProtectCmd(e *env) *cobra.Command {
+	var p apiclient.Protection
+	var timeout time.Duration
+	var off bool
+	cmd := &cobra.Command{
+		Use:   "protect NAME",
+		Short: "Limit an endpoint's load, bound each prediction, fall back to the stable version",
+		Long: `protect sets the endpoint's protection. Requests over --rate-limit (per second, with
+--burst) or over --max-concurrency predictions at once get 429 with Retry-After. --timeout
+bounds each prediction (504 after it). --fallback answers with the stable version when a
+canary (or any other version) fails or times out; the failure still counts against it.`,
+		Example: `  sluice endpoint protect fraud --rate-limit 500 --burst 50 --max-concurrency 64
+  sluice endpoint protect fraud --timeout 300ms --fallback
+  sluice endpoint protect fraud --off`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.Timeout = traffic.Duration(timeout)
+			if off {
+				p = apiclient.Protection{}
+			}
+			ep, err := e.client().UpdateEndpoint(e.ctx, args[0], apiclient.UpdateEndpointRequest{Protection: &p})
+			if err != nil {
+				return err
+			}
+			return e.emit(ep, func() error {
+				if ep.Spec.Protection == nil {
+					fmt.Fprintf(e.stdout, "Endpoint %s has no protection (revision %d)\n", ep.Name, ep.Revision)
+					return nil
+				}
+				b, _ := yaml.Marshal(ep.Spec.Protection)
+				fmt.Fprintf(e.stdout, "Endpoint %s protection (revision %d):\n%s", ep.Name, ep.Revision, indent(string(b), "  "))
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&p.RateLimit, "rate-limit", 0, "requests per second (0: no limit)")
+	f.IntVar(&p.Burst, "burst", 0, "requests allowed at once above the rate (default: the rate)")
+	f.IntVar(&p.MaxConcurrency, "max-concurrency", 0, "predictions running at once (0: no limit)")
+	f.DurationVar(&timeout, "timeout", 0, "bound on each prediction (0: none)")
+	f.BoolVar(&p.Fallback, "fallback", false, "answer with the stable version when another version fails")
+	f.BoolVar(&off, "off", false, "remove the protection")
+	return cmd
+}

@@ -46,11 +46,11 @@ const PreviewVersion = "preview"
 func (g *Gateway) resolve(ctx context.Context, name, version string, header func(string) string) (*call, *httpError) {
 	s := g.snap.Load()
 	if s == nil {
-		return nil, &httpError{http.StatusServiceUnavailable, "server is starting: no routing table yet"}
+		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "server is starting: no routing table yet"}
 	}
 	ep := s.Endpoints[name]
 	if ep == nil {
-		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("endpoint %q not found", name)}
+		return nil, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("endpoint %q not found", name)}
 	}
 	c := &call{ep: ep, header: header}
 	if version == "" {
@@ -65,28 +65,28 @@ func (g *Gateway) resolve(ctx context.Context, name, version string, header func
 	if version == PreviewVersion {
 		v := ep.Plan.Preview()
 		if v == 0 {
-			return nil, &httpError{http.StatusNotFound, fmt.Sprintf("endpoint %q has no preview version", name)}
+			return nil, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("endpoint %q has no preview version", name)}
 		}
 		c.b, c.role = ep.Backends[v], traffic.RolePreview
 		return c, nil
 	}
 	v, err := strconv.Atoi(version)
 	if err != nil || v <= 0 {
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("version %q: must be a positive integer or %q", version, PreviewVersion)}
+		return nil, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("version %q: must be a positive integer or %q", version, PreviewVersion)}
 	}
 	if b := ep.Backends[v]; b != nil {
 		c.b, c.role = b, ep.Plan.Role(v)
 		return c, nil
 	}
 	if g.opts.Pinner == nil {
-		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("version %d is not served by endpoint %q", v, name)}
+		return nil, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("version %d is not served by endpoint %q", v, name)}
 	}
 	b, err := g.opts.Pinner.PinnedBackend(ctx, ep.Model, v)
 	if errors.Is(err, ErrVersionNotFound) {
-		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("model %q has no version %d", ep.Model, v)}
+		return nil, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("model %q has no version %d", ep.Model, v)}
 	}
 	if err != nil {
-		return nil, &httpError{http.StatusServiceUnavailable, fmt.Sprintf("loading %s version %d: %v", ep.Model, v, err)}
+		return nil, &httpError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("loading %s version %d: %v", ep.Model, v, err)}
 	}
 	c.b = b
 	return c, nil
@@ -156,6 +156,24 @@ func (c *call) segment(inputs []inference.Tensor) string {
 	return ""
 }
 
+// tabularSpec returns the named-feature input the plain JSON form maps
+// onto: the answering version's, else that of another version of the
+// endpoint (a version on an external server may not name its features).
+func (c *call) tabularSpec() (inference.TensorSpec, bool) {
+	if c.b.isTabular {
+		return c.b.tabular, true
+	}
+	if p := c.ep.primary(); p != nil && p.isTabular {
+		return p.tabular, true
+	}
+	for _, v := range c.ep.Plan.Loaded() {
+		if b := c.ep.Backends[v]; b != nil && b.isTabular {
+			return b.tabular, true
+		}
+	}
+	return inference.TensorSpec{}, false
+}
+
 // stickByFeature re-routes an unpinned call by the sticky feature's value
 // once the inputs are decoded.
 func (g *Gateway) stickByFeature(c *call, inputs []inference.Tensor) {
@@ -170,11 +188,21 @@ func (g *Gateway) stickByFeature(c *call, inputs []inference.Tensor) {
 // score scores inputs on the call's backend, counts the result, remembers
 // the answer for feedback and sends copies to the call's mirrors.
 func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []inference.Tensor) ([]inference.Tensor, *httpError) {
-	start := time.Now()
-	outputs, err := c.b.Runtime.Predict(ctx, inputs)
-	took := time.Since(start)
-	if g.opts.Live != nil {
-		g.opts.Live.Record(c.ep.Name, c.b.Version, took, err != nil)
+	guard := c.ep.Guard
+	if guard != nil {
+		if herr := guard.admit(c.ep.Name); herr != nil {
+			return nil, herr
+		}
+		defer guard.release()
+	}
+	outputs, took, err := g.predictOn(ctx, c, c.b, inputs)
+	if err != nil && guard != nil && guard.Fallback && !c.pinned && c.b.Version != guard.FallbackVersion && !isInputError(err) {
+		// The failure is counted against c.b; the stable version answers.
+		if fb := c.ep.Backends[guard.FallbackVersion]; fb.Ready() {
+			g.log.Warn("falling back to the stable version", "endpoint", c.ep.Name, "failed_version", c.b.Version, "err", err)
+			c.b, c.role = fb, c.ep.Plan.Role(fb.Version)
+			outputs, took, err = g.predictOn(ctx, c, fb, inputs)
+		}
 	}
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
@@ -192,6 +220,28 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 		}
 	}
 	return outputs, nil
+}
+
+// predictOn runs one prediction on b under the endpoint's timeout and
+// counts it.
+func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []inference.Tensor) ([]inference.Tensor, time.Duration, error) {
+	if c.ep.Guard != nil && c.ep.Guard.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.ep.Guard.Timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	outputs, err := b.Runtime.Predict(ctx, inputs)
+	took := time.Since(start)
+	if g.opts.Live != nil {
+		g.opts.Live.Record(c.ep.Name, b.Version, took, err != nil && !isInputError(err))
+	}
+	return outputs, took, err
+}
+
+func isInputError(err error) bool {
+	var ie *inference.InputError
+	return errors.As(err, &ie)
 }
 
 // readiness answers whether a model (version "" : every version its plan

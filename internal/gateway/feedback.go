@@ -88,7 +88,7 @@ type RewardSink interface {
 // item.
 func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
 	if g.opts.Recent == nil {
-		g.fail(w, &httpError{http.StatusNotImplemented, "feedback is not enabled on this server"})
+		g.fail(w, &httpError{status: http.StatusNotImplemented, msg: "feedback is not enabled on this server"})
 		return
 	}
 	in := g.bufs.Get().(*bytes.Buffer)
@@ -103,7 +103,7 @@ func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(body) > 0 && body[0] == '[':
 		if err := strictUnmarshal(body, &items); err != nil {
-			g.fail(w, &httpError{http.StatusBadRequest, "feedback: " + err.Error()})
+			g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
 			return
 		}
 	case bytes.Contains(body, []byte(`"feedback"`)):
@@ -111,20 +111,20 @@ func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
 			Feedback []feedbackItem `json:"feedback"`
 		}
 		if err := strictUnmarshal(body, &wrap); err != nil {
-			g.fail(w, &httpError{http.StatusBadRequest, "feedback: " + err.Error()})
+			g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
 			return
 		}
 		items = wrap.Feedback
 	default:
 		var one feedbackItem
 		if err := strictUnmarshal(body, &one); err != nil {
-			g.fail(w, &httpError{http.StatusBadRequest, "feedback: " + err.Error()})
+			g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
 			return
 		}
 		items, single = []feedbackItem{one}, true
 	}
 	if len(items) == 0 {
-		g.fail(w, &httpError{http.StatusBadRequest, "feedback: no items"})
+		g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: no items"})
 		return
 	}
 	results := make([]feedbackResult, len(items))
@@ -140,7 +140,7 @@ func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
 		if results[0].Status == "unknown" {
 			status = http.StatusNotFound
 		}
-		g.fail(w, &httpError{status, results[0].Error})
+		g.fail(w, &httpError{status: status, msg: results[0].Error})
 		return
 	}
 	body, _ = json.Marshal(map[string]any{"joined": joined, "rejected": len(items) - joined, "results": results})

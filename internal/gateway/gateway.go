@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
@@ -170,7 +172,7 @@ func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := marshal(md)
 	if err != nil {
-		g.fail(w, &httpError{http.StatusInternalServerError, err.Error()})
+		g.fail(w, &httpError{status: http.StatusInternalServerError, msg: err.Error()})
 		return
 	}
 	w.Header().Set(HeaderModelVersion, b.versionStr)
@@ -241,7 +243,7 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderRequestID, rid)
 	name, verb, ok := strings.Cut(r.PathValue("call"), ":")
 	if !ok || verb != "predict" {
-		g.fail(w, &httpError{http.StatusNotFound, fmt.Sprintf("unknown method %q: use POST /v1/endpoints/{name}:predict", r.URL.Path)})
+		g.fail(w, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("unknown method %q: use POST /v1/endpoints/{name}:predict", r.URL.Path)})
 		return
 	}
 	r.SetPathValue("endpoint", name)
@@ -254,8 +256,9 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, notReady(c.ep, c.b))
 		return
 	}
-	if !c.b.isTabular {
-		g.fail(w, &httpError{http.StatusBadRequest, fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", c.ep.Name, c.ep.Name)})
+	spec, ok := c.tabularSpec()
+	if !ok {
+		g.fail(w, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", c.ep.Name, c.ep.Name)})
 		return
 	}
 	in := g.bufs.Get().(*bytes.Buffer)
@@ -264,7 +267,7 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, herr)
 		return
 	}
-	x, err := oip.DecodeInstances(in.Bytes(), c.b.tabular, g.opts.Limits)
+	x, err := oip.DecodeInstances(in.Bytes(), spec, g.opts.Limits)
 	if err != nil {
 		g.fail(w, badRequest(err))
 		return
@@ -281,7 +284,7 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(outputs) == 0 {
-		g.fail(w, &httpError{http.StatusInternalServerError, "model returned no outputs"})
+		g.fail(w, &httpError{status: http.StatusInternalServerError, msg: "model returned no outputs"})
 		return
 	}
 	out := g.bufs.Get().(*bytes.Buffer)
@@ -294,7 +297,7 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 // readBody reads the request body into buf, answering 413 over the limit.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) *httpError {
 	if r.ContentLength > g.opts.MaxBodyBytes {
-		return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, g.opts.MaxBodyBytes)}
+		return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, g.opts.MaxBodyBytes)}
 	}
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
@@ -303,9 +306,9 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Bu
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", g.opts.MaxBodyBytes)}
+		return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body exceeds the limit of %d bytes", g.opts.MaxBodyBytes)}
 	case err != nil:
-		return &httpError{http.StatusBadRequest, "reading request body: " + err.Error()}
+		return &httpError{status: http.StatusBadRequest, msg: "reading request body: " + err.Error()}
 	}
 	return nil
 }
@@ -326,27 +329,27 @@ func (g *Gateway) predictError(ep *Endpoint, b *Backend, err error) *httpError {
 		return badRequest(err)
 	}
 	if errors.Is(err, context.Canceled) {
-		return &httpError{499, "request cancelled"}
+		return &httpError{status: 499, msg: "request cancelled"}
 	}
 	if errors.Is(err, inference.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		return &httpError{http.StatusGatewayTimeout, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
+		return &httpError{status: http.StatusGatewayTimeout, msg: fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
 	}
 	if errors.Is(err, inference.ErrBackendUnavailable) {
-		return &httpError{http.StatusServiceUnavailable, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
+		return &httpError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
 	}
 	g.log.Error("prediction failed", "endpoint", ep.Name, "model", b.Model, "version", b.Version, "err", err)
-	return &httpError{http.StatusInternalServerError, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
+	return &httpError{status: http.StatusInternalServerError, msg: fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
 }
 
 func notReady(ep *Endpoint, b *Backend) *httpError {
 	if b == nil {
-		return &httpError{http.StatusServiceUnavailable, fmt.Sprintf("endpoint %q has no loaded version", ep.Name)}
+		return &httpError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("endpoint %q has no loaded version", ep.Name)}
 	}
 	msg := fmt.Sprintf("endpoint %q: %s version %d is not loaded", ep.Name, b.Model, b.Version)
 	if b.Err != nil {
 		msg += ": " + b.Err.Error()
 	}
-	return &httpError{http.StatusServiceUnavailable, msg}
+	return &httpError{status: http.StatusServiceUnavailable, msg: msg}
 }
 
 // requestID returns the caller's request id when it sent a sane one, else a
@@ -366,12 +369,17 @@ func printable(s string) bool {
 type httpError struct {
 	status int
 	msg    string
+	// retryAfter, when set, is sent as Retry-After (rounded up to seconds).
+	retryAfter time.Duration
 }
 
-func badRequest(err error) *httpError { return &httpError{http.StatusBadRequest, err.Error()} }
+func badRequest(err error) *httpError { return &httpError{status: http.StatusBadRequest, msg: err.Error()} }
 
 // fail writes the Open Inference Protocol error body {"error": "..."}.
 func (g *Gateway) fail(w http.ResponseWriter, e *httpError) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
+	}
 	body, _ := marshal(struct {
 		Error string `json:"error"`
 	}{e.msg})

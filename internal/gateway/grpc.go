@@ -228,7 +228,7 @@ func (s *grpcService) ModelInfer(ctx context.Context, m *oippb.ModelInferRequest
 // modelInfer is ModelInfer without the gRPC plumbing.
 func (g *Gateway) modelInfer(ctx context.Context, rid string, m *oippb.ModelInferRequest) (*oippb.ModelInferResponse, *httpError) {
 	if m.GetModelName() == "" {
-		return nil, &httpError{http.StatusBadRequest, "model_name: required field is missing"}
+		return nil, &httpError{status: http.StatusBadRequest, msg: "model_name: required field is missing"}
 	}
 	c, herr := g.resolve(ctx, m.GetModelName(), m.GetModelVersion(), incomingHeader(ctx))
 	if herr != nil {
@@ -254,7 +254,7 @@ func (g *Gateway) modelInfer(ctx context.Context, rid string, m *oippb.ModelInfe
 	resp, err := encodeGRPCResponse(outputs, raw)
 	if err != nil {
 		g.log.Error("invalid model output", "endpoint", ep.Name, "model", b.Model, "version", b.Version, "err", err)
-		return nil, &httpError{http.StatusInternalServerError, fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
+		return nil, &httpError{status: http.StatusInternalServerError, msg: fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
 	}
 	resp.ModelName, resp.ModelVersion, resp.Id = ep.Name, b.versionStr, req.ID
 	if resp.Id == "" {
@@ -273,7 +273,7 @@ func grpcStatus(e *httpError) error {
 		c = codes.InvalidArgument
 	case http.StatusNotFound:
 		c = codes.NotFound
-	case http.StatusRequestEntityTooLarge:
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
 		c = codes.ResourceExhausted
 	case 499: // the client cancelled
 		c = codes.Canceled

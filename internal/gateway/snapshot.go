@@ -32,6 +32,8 @@ type Endpoint struct {
 	// SegmentHeader or SegmentFeature names what splits comparisons into
 	// segments.
 	SegmentHeader, SegmentFeature string
+	// Guard limits and protects the endpoint; nil means no protection.
+	Guard *Guard
 }
 
 // Backend is one loaded model version.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -30,12 +31,53 @@ type EndpointSpec struct {
 	// SegmentBy names a header or input feature whose value splits shadow
 	// and challenger comparisons into segments.
 	SegmentBy *traffic.Sticky `json:"segmentBy,omitempty"`
+	// Protection limits and protects the endpoint.
+	Protection *Protection `json:"protection,omitempty"`
+}
+
+// Protection limits an endpoint's load and protects its callers from a
+// failing candidate.
+type Protection struct {
+	// RateLimit is the most requests per second the endpoint accepts; more
+	// get 429 with Retry-After. 0 means no limit.
+	RateLimit float64 `json:"rateLimit,omitempty"`
+	// Burst is how many requests may arrive at once above the rate; 0 means
+	// the rate rounded up.
+	Burst int `json:"burst,omitempty"`
+	// MaxConcurrency is the most predictions running at once; more get 429.
+	// 0 means no limit.
+	MaxConcurrency int `json:"maxConcurrency,omitempty"`
+	// Timeout bounds each prediction (504 after it), e.g. "500ms".
+	Timeout traffic.Duration `json:"timeout,omitempty"`
+	// Fallback answers with the stable version (the first split entry, or
+	// the blue-green active one) when another version fails or times out;
+	// the failure still counts against that version.
+	Fallback bool `json:"fallback,omitempty"`
+}
+
+func (p *Protection) validate() error {
+	switch {
+	case p.RateLimit < 0 || math.IsNaN(p.RateLimit) || math.IsInf(p.RateLimit, 0):
+		return fmt.Errorf("%w: protection.rateLimit: must be a non-negative number", ErrInvalid)
+	case p.Burst < 0:
+		return fmt.Errorf("%w: protection.burst: must not be negative", ErrInvalid)
+	case p.MaxConcurrency < 0:
+		return fmt.Errorf("%w: protection.maxConcurrency: must not be negative", ErrInvalid)
+	case p.Timeout < 0:
+		return fmt.Errorf("%w: protection.timeout: must not be negative", ErrInvalid)
+	}
+	return nil
 }
 
 // Validate checks the spec's fields, naming the first bad one.
 func (sp *EndpointSpec) Validate() error {
 	if sp.Model == "" {
 		return fmt.Errorf("%w: model: must not be empty", ErrInvalid)
+	}
+	if sp.Protection != nil {
+		if err := sp.Protection.validate(); err != nil {
+			return err
+		}
 	}
 	if sp.SegmentBy != nil && (sp.SegmentBy.Header == "") == (sp.SegmentBy.Feature == "") {
 		return fmt.Errorf("%w: segmentBy: give exactly one of header and feature", ErrInvalid)
@@ -354,6 +396,9 @@ func (s *Service) buildEndpoint(ctx context.Context, name string, sp EndpointSpe
 	if sp.SegmentBy != nil {
 		ep.SegmentHeader, ep.SegmentFeature = sp.SegmentBy.Header, sp.SegmentBy.Feature
 	}
+	if sp.Protection != nil {
+		ep.Guard = s.guardFor(name, *sp.Protection, stableVersion(policy))
+	}
 	return ep, nil
 }
 
@@ -394,4 +439,41 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 			}
 		}
 	}
+}
+
+// stableVersion is the version a failing candidate falls back to: the first
+// split entry or the blue-green active version; 0 for bandits.
+func stableVersion(p *traffic.Policy) int {
+	switch {
+	case len(p.Split) > 0:
+		return p.Split[0].Version
+	case p.BlueGreen != nil:
+		return p.BlueGreen.Active
+	}
+	return 0
+}
+
+// guardFor returns the endpoint's guard, reusing the one already built for
+// the same settings so its token bucket and counters carry over swaps.
+func (s *Service) guardFor(endpoint string, p Protection, stable int) *gateway.Guard {
+	key, _ := json.Marshal(struct {
+		P      Protection
+		Stable int
+	}{p, stable})
+	s.banditMu.Lock()
+	defer s.banditMu.Unlock()
+	if g := s.guards[endpoint]; g != nil && g.key == string(key) {
+		return g.guard
+	}
+	g := gateway.NewGuard(p.RateLimit, p.Burst, p.MaxConcurrency)
+	g.Timeout = time.Duration(p.Timeout)
+	g.Fallback = p.Fallback && stable > 0
+	g.FallbackVersion = stable
+	s.guards[endpoint] = &guardEntry{key: string(key), guard: g}
+	return g
+}
+
+type guardEntry struct {
+	key   string
+	guard *gateway.Guard
 }

@@ -50,6 +50,7 @@ type Service struct {
 
 	banditMu sync.Mutex
 	bandits  map[string]*banditEntry // learning state by endpoint; guarded by banditMu
+	guards   map[string]*guardEntry  // protection by endpoint; guarded by banditMu
 }
 
 // New returns a Service over a store, an artifact store and formats.
@@ -60,7 +61,7 @@ func New(db *store.DB, blobs *artifact.Store, formats *inference.Formats, opts O
 	if opts.MaxArtifactBytes <= 0 {
 		opts.MaxArtifactBytes = 2 << 30
 	}
-	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger), bandits: map[string]*banditEntry{}}
+	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger), bandits: map[string]*banditEntry{}, guards: map[string]*guardEntry{}}
 }
 
 // Formats returns the registered model formats.
