@@ -373,7 +373,9 @@ type httpError struct {
 	retryAfter time.Duration
 }
 
-func badRequest(err error) *httpError { return &httpError{status: http.StatusBadRequest, msg: err.Error()} }
+func badRequest(err error) *httpError {
+	return &httpError{status: http.StatusBadRequest, msg: err.Error()}
+}
 
 // fail writes the Open Inference Protocol error body {"error": "..."}.
 func (g *Gateway) fail(w http.ResponseWriter, e *httpError) {
