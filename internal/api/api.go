@@ -72,6 +72,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/endpoints/{name}/history", a.endpointHistory)
 	mux.HandleFunc("PUT /api/v1/endpoints/{name}/traffic", a.setTraffic)
 	mux.HandleFunc("GET /api/v1/endpoints/{name}/compare", a.compare)
+	mux.HandleFunc("POST /api/v1/endpoints/{name}/rolling", a.startRolling)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
@@ -366,7 +367,7 @@ func endpointView(e registry.Endpoint) apiclient.Endpoint {
 	return apiclient.Endpoint{
 		Name: e.Name, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		ServingVersion: e.ServingVersion, Error: e.Error,
-		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection)},
+		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection), Rolling: (*apiclient.Rolling)(e.Spec.Rolling)},
 	}
 }
 
@@ -423,6 +424,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.Traffic != nil {
 			sp.Traffic = req.Traffic
+			sp.Rolling = nil
 		}
 		if req.SegmentBy != nil {
 			sp.SegmentBy = req.SegmentBy

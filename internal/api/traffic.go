@@ -29,6 +29,7 @@ func (a *API) setTraffic(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := a.reg.UpdateEndpoint(r.Context(), r.PathValue("name"), func(sp *registry.EndpointSpec) error {
 		sp.Traffic = &p
+		sp.Rolling = nil // a policy set by hand ends a rolling shift
 		return nil
 	})
 	if err != nil {
@@ -144,4 +145,20 @@ func finite(x float64) float64 {
 		return 0
 	}
 	return x
+}
+
+func (a *API) startRolling(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.Rolling
+	if err := decodeJSON(r, w, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	e, err := a.reg.StartRolling(r.Context(), r.PathValue("name"), registry.Rolling{
+		From: req.From, To: req.To, Steps: req.Steps, Interval: req.Interval, MaxErrorRate: req.MaxErrorRate,
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.withLive(endpointView(e)))
 }

@@ -281,3 +281,10 @@ func (c *Client) Compare(ctx context.Context, name string) (Comparison, error) {
 	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name)+"/compare", nil, &out)
 	return out, err
 }
+
+// StartRolling begins a stepwise shift of an endpoint to r.To.
+func (c *Client) StartRolling(ctx context.Context, name string, r Rolling) (Endpoint, error) {
+	var e Endpoint
+	err := c.do(ctx, http.MethodPost, "/api/v1/endpoints/"+esc(name)+"/rolling", r, &e)
+	return e, err
+}

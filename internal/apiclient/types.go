@@ -78,6 +78,24 @@ type EndpointSpec struct {
 	SegmentBy *traffic.Sticky `json:"segmentBy,omitempty"`
 	// Protection limits and protects the endpoint.
 	Protection *Protection `json:"protection,omitempty"`
+	// Rolling is a stepwise shift in progress, finished or halted.
+	Rolling *Rolling `json:"rolling,omitempty"`
+}
+
+// Rolling shifts traffic from From to To in Steps equal increments, one
+// every Interval, checking the candidate's error rate between steps.
+type Rolling struct {
+	From             int              `json:"from,omitempty"`
+	To               int              `json:"to"`
+	Steps            int              `json:"steps"`
+	Interval         traffic.Duration `json:"interval"`
+	MaxErrorRate     float64          `json:"maxErrorRate,omitempty"`
+	Step             int              `json:"step,omitempty"`
+	StepStarted      time.Time        `json:"stepStarted,omitempty"`
+	BaselineRequests int64            `json:"baselineRequests,omitempty"`
+	BaselineErrors   int64            `json:"baselineErrors,omitempty"`
+	State            string           `json:"state,omitempty"`
+	Reason           string           `json:"reason,omitempty"`
 }
 
 // Protection limits an endpoint's load (429 with Retry-After above it),

@@ -98,6 +98,7 @@ Client commands find the server through --server or SLUICE_SERVER.`,
 		newModelCmd(e),
 		newEndpointCmd(e),
 		newPredictCmd(e),
+		newFeedbackCmd(e),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print Sluice's version",

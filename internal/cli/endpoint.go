@@ -21,7 +21,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(newEndpointCreateCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
 		newEndpointSetVersionCmd(e), newEndpointDeleteCmd(e), newEndpointHistoryCmd(e),
-		newEndpointTrafficCmd(e), newEndpointCompareCmd(e), newEndpointProtectCmd(e))
+		newEndpointTrafficCmd(e), newEndpointCompareCmd(e), newEndpointProtectCmd(e), newEndpointRollingCmd(e))
 	return cmd
 }
 
@@ -108,6 +108,13 @@ func newEndpointShowCmd(e *env) *cobra.Command {
 					fmt.Fprintf(e.stdout, "Error:       %s\n", ep.Error)
 				}
 				fmt.Fprintf(e.stdout, "Infer:       POST %s/v2/models/%s/infer\nPredict:     POST %s/v1/endpoints/%s:predict\n", c.Base(), ep.Name, c.Base(), ep.Name)
+				if r := ep.Spec.Rolling; r != nil {
+					fmt.Fprintf(e.stdout, "Rolling:     %d → %d, step %d of %d, %s", r.From, r.To, r.Step, r.Steps, r.State)
+					if r.Reason != "" {
+						fmt.Fprintf(e.stdout, ": %s", r.Reason)
+					}
+					fmt.Fprintln(e.stdout)
+				}
 				if ep.Spec.Traffic != nil {
 					b, _ := yaml.Marshal(ep.Spec.Traffic)
 					fmt.Fprintf(e.stdout, "Traffic:\n%s", indent(string(b), "  "))

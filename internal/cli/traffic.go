@@ -33,7 +33,7 @@ or give the whole policy as YAML or JSON with -f. docs/traffic.md has every fiel
   sluice endpoint traffic fraud --weights 1=75,2=25 --sticky header:X-User-Id
   sluice endpoint traffic fraud --weights 1=100 --shadow 3 --shadow 4=10  # mirror all / 10%
   sluice endpoint traffic fraud --blue-green 1,2 --keep-previous 10m     # 1 active, 2 preview
-  sluice endpoint traffic fraud --switch                                  # preview becomes active
+  sluice endpoint traffic fraud --switch      # preview becomes active; again: back to the previous
   sluice endpoint traffic fraud --bandit thompson --arms 1,2,3 --min-share 0.05
   sluice endpoint traffic fraud --weights 1=100 --challenger 4
   sluice endpoint traffic fraud -f policy.yaml`,
@@ -55,11 +55,16 @@ or give the whole policy as YAML or JSON with -f. docs/traffic.md has every fiel
 				if err != nil {
 					return err
 				}
-				if ep.Spec.Traffic == nil || ep.Spec.Traffic.BlueGreen == nil || ep.Spec.Traffic.BlueGreen.Preview == 0 {
-					return fmt.Errorf("--switch: endpoint %s has no blue-green preview to switch to", args[0])
+				if ep.Spec.Traffic == nil || ep.Spec.Traffic.BlueGreen == nil || (ep.Spec.Traffic.BlueGreen.Preview == 0 && ep.Spec.Traffic.BlueGreen.Previous == 0) {
+					return fmt.Errorf("--switch: endpoint %s has no blue-green preview or previous version to switch to", args[0])
 				}
 				p = *ep.Spec.Traffic
-				bg := p.BlueGreen.Promote()
+				bg := *p.BlueGreen
+				if bg.Preview != 0 {
+					bg = bg.Promote() // the preview becomes active
+				} else {
+					bg.Active, bg.Previous = bg.Previous, bg.Active // switch back
+				}
 				p.BlueGreen = &bg
 			default:
 				var err error
@@ -83,7 +88,7 @@ or give the whole policy as YAML or JSON with -f. docs/traffic.md has every fiel
 	f.StringArrayVar(&shadows, "shadow", nil, "mirror to VERSION[=PERCENT] (repeatable; default 100%)")
 	f.StringVar(&blueGreen, "blue-green", "", "ACTIVE[,PREVIEW] versions")
 	f.DurationVar(&keepPrevious, "keep-previous", 0, "blue-green: keep the previous active version loaded this long after a switch")
-	f.BoolVar(&switchBG, "switch", false, "blue-green: make the preview version active")
+	f.BoolVar(&switchBG, "switch", false, "blue-green: make the preview version active, or switch back to the previous one")
 	f.StringVar(&bandit, "bandit", "", "bandit algorithm: thompson, ucb1 or epsilon-greedy")
 	f.StringVar(&arms, "arms", "", "bandit arms VERSION,VERSION,...")
 	f.Float64Var(&minShare, "min-share", 0, "bandit: minimum share of traffic per arm")
@@ -318,5 +323,40 @@ canary (or any other version) fails or times out; the failure still counts again
 	f.DurationVar(&timeout, "timeout", 0, "bound on each prediction (0: none)")
 	f.BoolVar(&p.Fallback, "fallback", false, "answer with the stable version when another version fails")
 	f.BoolVar(&off, "off", false, "remove the protection")
+	return cmd
+}
+
+func newEndpointRollingCmd(e *env) *cobra.Command {
+	var r apiclient.Rolling
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "rolling NAME --to VERSION",
+		Short: "Shift an endpoint to a version in equal steps, checking its error rate between steps",
+		Long: `rolling moves traffic from the version the endpoint serves (or --from) to --to in
+--steps equal increments, one every --interval. Before each step it checks the candidate's
+error rate over the last step; above --max-error-rate it halts and sends all traffic back.
+Follow it with sluice endpoint show NAME.`,
+		Example: `  sluice endpoint rolling fraud --to 4 --steps 4 --interval 1m
+  sluice endpoint rolling fraud --to 4 --steps 10 --interval 30s --max-error-rate 0.01`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r.Interval = traffic.Duration(interval)
+			ep, err := e.client().StartRolling(e.ctx, args[0], r)
+			if err != nil {
+				return err
+			}
+			return e.emit(ep, func() error {
+				fmt.Fprintf(e.stdout, "Rolling %s from version %d to %d: step 1 of %d, next step in %s\n", ep.Name, ep.Spec.Rolling.From, ep.Spec.Rolling.To, ep.Spec.Rolling.Steps, interval)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&r.To, "to", 0, "the candidate version (required)")
+	f.IntVar(&r.From, "from", 0, "the stable version (default: the one serving now)")
+	f.IntVar(&r.Steps, "steps", 4, "number of equal increments")
+	f.DurationVar(&interval, "interval", time.Minute, "time between steps")
+	f.Float64Var(&r.MaxErrorRate, "max-error-rate", 0.05, "halt when the candidate fails more than this share of its requests in a step")
+	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }

@@ -64,3 +64,13 @@ func (l *Live) Stats(endpoint string) []LiveStats {
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out
 }
+
+// Counts returns a version's request and error counts.
+func (l *Live) Counts(endpoint string, version int) (requests, errors int64) {
+	v, ok := l.m.Load(liveKey{endpoint, version})
+	if !ok {
+		return 0, 0
+	}
+	c := v.(*liveCounters)
+	return c.requests.Load(), c.errors.Load()
+}

@@ -33,6 +33,8 @@ type EndpointSpec struct {
 	SegmentBy *traffic.Sticky `json:"segmentBy,omitempty"`
 	// Protection limits and protects the endpoint.
 	Protection *Protection `json:"protection,omitempty"`
+	// Rolling is a stepwise shift in progress (or finished, or halted).
+	Rolling *Rolling `json:"rolling,omitempty"`
 }
 
 // Protection limits an endpoint's load and protects its callers from a
@@ -49,8 +51,8 @@ type Protection struct {
 	MaxConcurrency int `json:"maxConcurrency,omitempty"`
 	// Timeout bounds each prediction (504 after it), e.g. "500ms".
 	Timeout traffic.Duration `json:"timeout,omitempty"`
-	// Fallback answers with the stable version (the first split entry, or
-	// the blue-green active one) when another version fails or times out;
+	// Fallback answers with the stable version (the split entry with the
+	// most weight, or the blue-green active one) when another version fails or times out;
 	// the failure still counts against that version.
 	Fallback bool `json:"fallback,omitempty"`
 }
@@ -205,6 +207,7 @@ func (s *Service) SetVersion(ctx context.Context, name, ref string) (Endpoint, e
 	return s.UpdateEndpoint(ctx, name, func(sp *EndpointSpec) error {
 		sp.Version = ref
 		sp.Traffic = nil // one version takes all traffic again
+		sp.Rolling = nil
 		return nil
 	})
 }
@@ -419,6 +422,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 		s.saveBandits(ctx)
+		s.advanceRollings(ctx, time.Now())
 		rev, err := s.db.Revision(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -441,12 +445,19 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// stableVersion is the version a failing candidate falls back to: the first
-// split entry or the blue-green active version; 0 for bandits.
+// stableVersion is the version a failing candidate falls back to: the split
+// entry with the most weight (the first among equals) or the blue-green
+// active version; 0 for bandits.
 func stableVersion(p *traffic.Policy) int {
 	switch {
 	case len(p.Split) > 0:
-		return p.Split[0].Version
+		best := p.Split[0]
+		for _, sp := range p.Split[1:] {
+			if sp.Weight > best.Weight {
+				best = sp
+			}
+		}
+		return best.Version
 	case p.BlueGreen != nil:
 		return p.BlueGreen.Active
 	}

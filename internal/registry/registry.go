@@ -29,6 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxArtifactBytes bounds pushed artifacts; 0 means 2 GiB.
 	MaxArtifactBytes int64
+	// Counter reports live request and error counts per version, for
+	// health checks between rolling steps; nil disables them.
+	Counter VersionCounter
 	// ModelMemory is the budget for loaded versions, in bytes; versions no
 	// endpoint routes to are evicted least-recently-used above it. 0 means
 	// no limit.
@@ -46,7 +49,8 @@ type Service struct {
 	buildMu sync.Mutex // serialises snapshot builds and swaps
 	router  Router     // guarded by buildMu
 
-	loaded *loadedSet // versions loaded in memory
+	loaded  *loadedSet // versions loaded in memory
+	counter VersionCounter
 
 	banditMu sync.Mutex
 	bandits  map[string]*banditEntry // learning state by endpoint; guarded by banditMu
@@ -61,7 +65,7 @@ func New(db *store.DB, blobs *artifact.Store, formats *inference.Formats, opts O
 	if opts.MaxArtifactBytes <= 0 {
 		opts.MaxArtifactBytes = 2 << 30
 	}
-	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger), bandits: map[string]*banditEntry{}, guards: map[string]*guardEntry{}}
+	return &Service{db: db, blobs: blobs, formats: formats, log: opts.Logger, opts: opts, loaded: newLoadedSet(opts.ModelMemory, opts.Logger), counter: opts.Counter, bandits: map[string]*banditEntry{}, guards: map[string]*guardEntry{}}
 }
 
 // Formats returns the registered model formats.

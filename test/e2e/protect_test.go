@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apiclient"
 )
 
 // hangingServer accepts connections and never answers: a model server that
@@ -127,5 +129,45 @@ func TestSlowShadowDoesNotSlowPrimary(t *testing.T) {
 	// 5 s timeout to the primary if the primary ever waited for it.
 	if with > base+time.Second {
 		t.Errorf("p99 with a hanging shadow %v, without %v: the primary path waits for the shadow", with, base)
+	}
+}
+
+// TestRolling shifts an endpoint to a healthy version step by step to the
+// end, then tries a candidate that fails every request and checks the shift
+// halts with all traffic back on the stable version.
+func TestRolling(t *testing.T) {
+	s, body := trafficFixture(t)
+	url := s.URL + "/v1/endpoints/bc:predict"
+	waitState := func(want string) apiclient.Endpoint {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			status(t, url, body) // keep traffic flowing so checks have requests
+			var ep apiclient.Endpoint
+			s.cliJSON(t, &ep, "endpoint", "show", "bc")
+			if ep.Spec.Rolling != nil && ep.Spec.Rolling.State == want {
+				return ep
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rolling never reached %q: %+v", want, ep.Spec.Rolling)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	s.cli(t, "endpoint", "rolling", "bc", "--to", "2", "--steps", "3", "--interval", "300ms")
+	ep := waitState("done")
+	if sp := ep.Spec.Traffic.Split; len(sp) != 1 || sp[0].Version != 2 {
+		t.Errorf("after a finished rolling shift: %+v", sp)
+	}
+
+	pushHanging(t, s) // version 4
+	s.cli(t, "endpoint", "protect", "bc", "--timeout", "100ms")
+	s.cli(t, "endpoint", "rolling", "bc", "--to", "4", "--steps", "4", "--interval", "500ms")
+	ep = waitState("halted")
+	if !strings.Contains(ep.Spec.Rolling.Reason, "version 4 failed") {
+		t.Errorf("halt reason %q", ep.Spec.Rolling.Reason)
+	}
+	if sp := ep.Spec.Traffic.Split; sp[0].Version != 2 || sp[0].Weight != 100 {
+		t.Errorf("after halting: %+v, want all traffic on version 2", sp)
 	}
 }

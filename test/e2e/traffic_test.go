@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,14 +171,15 @@ func TestChallengerFeedbackAndBandit(t *testing.T) {
 		ids = append(ids, rid)
 	}
 	time.Sleep(300 * time.Millisecond) // let the challenger copies finish
-	var fb []map[string]any
+	csvPath := filepath.Join(t.TempDir(), "labels.csv")
+	lines := []string{"request_id,label"}
 	for _, id := range ids {
-		fb = append(fb, map[string]any{"request_id": id, "label": 0})
+		lines = append(lines, id+",0")
 	}
-	b, _ := json.Marshal(fb)
-	resp := post(t, s.URL+"/v1/feedback", b)
-	if !bytes.Contains(resp.body, []byte(`"joined":50`)) {
-		t.Fatalf("feedback: %s", resp.body)
+	lines = append(lines, "expired-or-unknown,1")
+	must(t, os.WriteFile(csvPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644), "write")
+	if out := s.cli(t, "feedback", "upload", csvPath); !strings.Contains(out, "50 joined, 1 rejected") {
+		t.Fatalf("feedback upload: %s", out)
 	}
 	var cmp apiclient.Comparison
 	s.cliJSON(t, &cmp, "endpoint", "compare", "bc")
@@ -205,4 +207,101 @@ func TestChallengerFeedbackAndBandit(t *testing.T) {
 	if late["2"] < 80 {
 		t.Errorf("last 100 bandit answers %v: want most from the rewarded version 2", late)
 	}
+}
+
+// TestBanditStateSurvivesRestart teaches a bandit, restarts the server on
+// the same data directory, and checks the learned shares are back.
+func TestBanditStateSurvivesRestart(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, "--data-dir", data)
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	s.cli(t, "model", "push", "bc", model)
+	s.cli(t, "model", "push", "bc", model)
+	s.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+	s.cli(t, "endpoint", "traffic", "bc", "--bandit", "thompson", "--arms", "1,2", "--min-share", "0.05")
+	_, body := trafficFixtureBody(t)
+	for i := 0; i < 200; i++ {
+		v, _, rid := call(t, s.URL+"/v1/endpoints/bc:predict", body, nil)
+		reward := 0.0
+		if v == "2" {
+			reward = 1
+		}
+		post(t, s.URL+"/v1/feedback", []byte(fmt.Sprintf(`{"request_id":%q,"reward":%g}`, rid, reward)))
+	}
+	share := func(s *server) float64 {
+		var ep apiclient.Endpoint
+		s.cliJSON(t, &ep, "endpoint", "show", "bc")
+		for _, sh := range ep.Shares {
+			if sh.Version == 2 {
+				return sh.Share
+			}
+		}
+		return 0
+	}
+	before := share(s)
+	s.stop(t)
+	s2 := startServer(t, "--data-dir", data)
+	after := share(s2)
+	if before < 0.8 || math.Abs(after-before) > 0.05 {
+		t.Errorf("version 2's bandit share: %.3f before the restart, %.3f after; want above 0.8 and kept", before, after)
+	}
+}
+
+// TestBlueGreenSwitchUnderLoad switches blue-green back and forth while
+// clients call without pause: no request fails and each answer names the
+// version that gave it.
+func TestBlueGreenSwitchUnderLoad(t *testing.T) {
+	s, body := trafficFixture(t)
+	s.cli(t, "endpoint", "traffic", "bc", "--blue-green", "1,2", "--keep-previous", "1m")
+	stop := make(chan struct{})
+	errs := make(chan string, 100)
+	done := make(chan int)
+	for g := 0; g < 6; g++ {
+		go func() {
+			n := 0
+			defer func() { done <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Post(s.URL+"/v1/endpoints/bc:predict", "application/json", bytes.NewReader(body))
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				readAll(t, resp.Body)
+				resp.Body.Close()
+				v := resp.Header.Get("Sluice-Model-Version")
+				if resp.StatusCode != 200 || (v != "1" && v != "2") {
+					errs <- fmt.Sprintf("status %d version %q", resp.StatusCode, v)
+				}
+				n++
+			}
+		}()
+	}
+	for i := 0; i < 10; i++ {
+		s.cli(t, "endpoint", "traffic", "bc", "--switch")
+	}
+	close(stop)
+	total := 0
+	for g := 0; g < 6; g++ {
+		total += <-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	t.Logf("%d requests during 10 switches", total)
+}
+
+func trafficFixtureBody(t *testing.T) (struct{}, []byte) {
+	header, rows := readCSV(t, filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.csv"))
+	inst := map[string]any{}
+	for j, h := range header {
+		inst[h] = rows[0][j]
+	}
+	body, _ := json.Marshal(map[string]any{"instances": []any{inst}})
+	return struct{}{}, body
 }
