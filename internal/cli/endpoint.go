@@ -27,16 +27,37 @@ func newEndpointCmd(e *env) *cobra.Command {
 
 func newEndpointCreateCmd(e *env) *cobra.Command {
 	var req apiclient.CreateEndpointRequest
+	var file string
 	cmd := &cobra.Command{
-		Use:   "create NAME --model MODEL --version VERSION|@ALIAS|latest",
+		Use:   "create NAME (--model MODEL --version VERSION|@ALIAS|latest | -f SPEC.yaml)",
 		Short: "Create an endpoint serving a model version",
 		Long: `create makes NAME callable at /v2/models/NAME/infer and /v1/endpoints/NAME:predict.
 With --version @ALIAS the endpoint follows the alias: moving the alias switches it.`,
 		Example: `  sluice endpoint create fraud --model fraud --version 3
-  sluice endpoint create fraud --model fraud --version @production`,
+  sluice endpoint create fraud --model fraud --version @production
+  sluice endpoint create fraud -f examples/endpoints/canary.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return err
+				}
+				var spec apiclient.EndpointSpec
+				if err := yaml.UnmarshalStrict(b, &spec); err != nil {
+					return fmt.Errorf("%s: %w", file, err)
+				}
+				if req.Model != "" {
+					spec.Model = req.Model
+				}
+				if req.Version != "" {
+					spec.Version = req.Version
+				}
+				req.EndpointSpec = spec
+			} else if req.Model == "" || req.Version == "" {
+				return fmt.Errorf("give --model and --version, or the spec with -f")
+			}
 			ep, err := e.client().CreateEndpoint(e.ctx, req)
 			if err != nil {
 				return err
@@ -47,11 +68,10 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 			})
 		},
 	}
-	cmd.Flags().StringVar(&req.Model, "model", "", "model name (required)")
-	cmd.Flags().StringVar(&req.Version, "version", "", "version number, @alias or latest (required)")
+	cmd.Flags().StringVar(&req.Model, "model", "", "model name")
+	cmd.Flags().StringVar(&req.Version, "version", "", "version number, @alias or latest")
 	cmd.Flags().StringVar(&req.Description, "description", "", "what the endpoint is for")
-	_ = cmd.MarkFlagRequired("model")
-	_ = cmd.MarkFlagRequired("version")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "endpoint spec as YAML or JSON (model, version or traffic, segmentBy, protection)")
 	return cmd
 }
 
