@@ -234,9 +234,30 @@ func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []i
 	outputs, err := b.Runtime.Predict(ctx, inputs)
 	took := time.Since(start)
 	if g.opts.Live != nil {
-		g.opts.Live.Record(c.ep.Name, b.Version, took, err != nil && !isInputError(err))
+		rows := 0
+		if len(inputs) > 0 && len(inputs[0].Shape) > 1 {
+			rows = int(inputs[0].Shape[0])
+		} else if len(inputs) > 0 {
+			rows = 1
+		}
+		g.opts.Live.Record(c.ep.Name, b.Version, string(c.ep.Plan.Role(b.Version)), took, rows, errorKind(err))
 	}
 	return outputs, took, err
+}
+
+// errorKind classifies a prediction error for the metrics.
+func errorKind(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case isInputError(err):
+		return "input"
+	case errors.Is(err, inference.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, inference.ErrBackendUnavailable):
+		return "unavailable"
+	}
+	return "internal"
 }
 
 func isInputError(err error) bool {

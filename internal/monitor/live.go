@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Live counts what each version of each endpoint served: requests, errors
-// and latency. Recording is lock-free after a version's first request.
+// Live counts what each version of each endpoint served, by role: requests,
+// rows, failures by kind, and a latency histogram. Recording is lock-free
+// after a series' first request; Prometheus reads it at scrape time.
 type Live struct {
 	m sync.Map // liveKey → *liveCounters
 }
@@ -16,61 +17,141 @@ type Live struct {
 type liveKey struct {
 	endpoint string
 	version  int
+	role     string
 }
+
+// ErrorKinds are the kinds of failure counted per version.
+var ErrorKinds = []string{"input", "timeout", "unavailable", "internal"}
+
+// LatencyBuckets are the upper bounds, in seconds, of the latency histogram.
+var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 type liveCounters struct {
 	requests  atomic.Int64
-	errors    atomic.Int64
+	rows      atomic.Int64
+	errors    [4]atomic.Int64 // by ErrorKinds
 	latencyNS atomic.Int64
+	buckets   [17]atomic.Int64 // per LatencyBuckets bound, then +Inf; not cumulative
 }
 
-// LiveStats is one version's counters.
+// LiveStats is one version's counters, all roles together.
 type LiveStats struct {
 	Version  int
 	Requests int64
-	Errors   int64
-	Latency  time.Duration // total over Requests
+	// Errors counts failures other than the caller's bad input.
+	Errors  int64
+	Latency time.Duration // total over Requests
 }
 
 // NewLive returns empty counters.
 func NewLive() *Live { return &Live{} }
 
-// Record counts one request answered (or failed) by a version.
-func (l *Live) Record(endpoint string, version int, latency time.Duration, failed bool) {
-	k := liveKey{endpoint, version}
+func (l *Live) counters(k liveKey) *liveCounters {
 	v, ok := l.m.Load(k)
 	if !ok {
 		v, _ = l.m.LoadOrStore(k, &liveCounters{})
 	}
-	c := v.(*liveCounters)
+	return v.(*liveCounters)
+}
+
+// Record counts one prediction of rows rows by a version in a role; kind is
+// "" for success or one of ErrorKinds.
+func (l *Live) Record(endpoint string, version int, role string, latency time.Duration, rows int, kind string) {
+	c := l.counters(liveKey{endpoint, version, role})
 	c.requests.Add(1)
+	c.rows.Add(int64(rows))
 	c.latencyNS.Add(int64(latency))
-	if failed {
-		c.errors.Add(1)
+	s := latency.Seconds()
+	i := sort.SearchFloat64s(LatencyBuckets, s)
+	c.buckets[i].Add(1)
+	if kind != "" {
+		for k, name := range ErrorKinds {
+			if name == kind {
+				c.errors[k].Add(1)
+			}
+		}
 	}
 }
 
-// Stats returns the counters of every version of endpoint, by version.
+// Stats returns the counters of every version of endpoint, by version, all
+// roles together.
 func (l *Live) Stats(endpoint string) []LiveStats {
-	var out []LiveStats
+	byVersion := map[int]*LiveStats{}
 	l.m.Range(func(k, v any) bool {
 		key := k.(liveKey)
-		if key.endpoint == endpoint {
-			c := v.(*liveCounters)
-			out = append(out, LiveStats{Version: key.version, Requests: c.requests.Load(), Errors: c.errors.Load(), Latency: time.Duration(c.latencyNS.Load())})
+		if key.endpoint != endpoint {
+			return true
+		}
+		c := v.(*liveCounters)
+		st := byVersion[key.version]
+		if st == nil {
+			st = &LiveStats{Version: key.version}
+			byVersion[key.version] = st
+		}
+		st.Requests += c.requests.Load()
+		st.Latency += time.Duration(c.latencyNS.Load())
+		for k := 1; k < len(ErrorKinds); k++ { // input errors are the caller's
+			st.Errors += c.errors[k].Load()
 		}
 		return true
 	})
+	out := make([]LiveStats, 0, len(byVersion))
+	for _, st := range byVersion {
+		out = append(out, *st)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out
 }
 
-// Counts returns a version's request and error counts.
+// Counts returns a version's request and failure counts (bad input not
+// counted as a failure), all roles together.
 func (l *Live) Counts(endpoint string, version int) (requests, errors int64) {
-	v, ok := l.m.Load(liveKey{endpoint, version})
-	if !ok {
-		return 0, 0
+	for _, st := range l.Stats(endpoint) {
+		if st.Version == version {
+			return st.Requests, st.Errors
+		}
 	}
-	c := v.(*liveCounters)
-	return c.requests.Load(), c.errors.Load()
+	return 0, 0
+}
+
+// Series is one (endpoint, version, role) series for exporters.
+type Series struct {
+	Endpoint, Role string
+	Version        int
+	Requests, Rows int64
+	Errors         map[string]int64
+	LatencySum     float64  // seconds
+	Buckets        []uint64 // cumulative counts per LatencyBuckets bound
+}
+
+// Series returns every series, sorted.
+func (l *Live) Series() []Series {
+	var out []Series
+	l.m.Range(func(k, v any) bool {
+		key := k.(liveKey)
+		c := v.(*liveCounters)
+		s := Series{Endpoint: key.endpoint, Version: key.version, Role: key.role,
+			Requests: c.requests.Load(), Rows: c.rows.Load(), Errors: map[string]int64{},
+			LatencySum: time.Duration(c.latencyNS.Load()).Seconds(), Buckets: make([]uint64, len(LatencyBuckets))}
+		for i, name := range ErrorKinds {
+			s.Errors[name] = c.errors[i].Load()
+		}
+		var cum uint64
+		for i := range LatencyBuckets {
+			cum += uint64(c.buckets[i].Load())
+			s.Buckets[i] = cum
+		}
+		out = append(out, s)
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Endpoint != out[j].Endpoint {
+			return out[i].Endpoint < out[j].Endpoint
+		}
+		if out[i].Version != out[j].Version {
+			return out[i].Version < out[j].Version
+		}
+		return out[i].Role < out[j].Role
+	})
+	return out
 }

@@ -488,3 +488,14 @@ type guardEntry struct {
 	key   string
 	guard *gateway.Guard
 }
+
+// Rejected returns how many requests each protected endpoint refused.
+func (s *Service) Rejected() map[string]uint64 {
+	s.banditMu.Lock()
+	defer s.banditMu.Unlock()
+	out := make(map[string]uint64, len(s.guards))
+	for name, g := range s.guards {
+		out[name] = g.guard.Rejected()
+	}
+	return out
+}

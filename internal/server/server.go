@@ -115,12 +115,13 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	gateway.Version = version.Version
 	dp := api.DataPlane{Live: monitor.NewLive(), Comparison: monitor.NewComparison(), Outcomes: monitor.NewOutcomes()}
+	recent := monitor.NewRecent(cfg.FeedbackMemory, cfg.FeedbackHorizon)
 	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory, Counter: dp.Live})
 
 	gw := gateway.New(gateway.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Limits: oip.Limits{MaxElements: cfg.MaxElements}, Pinner: reg,
-		Recent:     monitor.NewRecent(cfg.FeedbackMemory, cfg.FeedbackHorizon),
+		Recent:     recent,
 		Outcomes:   dp.Outcomes,
 		Comparison: dp.Comparison,
 		Live:       dp.Live,
@@ -135,6 +136,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	mux := http.NewServeMux()
 	gw.Register(mux)
+	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
 	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp}).Register(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

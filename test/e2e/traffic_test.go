@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/sluicehq/sluice/internal/apiclient"
 )
 
@@ -304,4 +305,30 @@ func trafficFixtureBody(t *testing.T) (struct{}, []byte) {
 	}
 	body, _ := json.Marshal(map[string]any{"instances": []any{inst}})
 	return struct{}{}, body
+}
+
+// TestMetrics scrapes /metrics after traffic and lints it with promlint,
+// the checker behind `promtool check metrics`.
+func TestMetrics(t *testing.T) {
+	s, body := trafficFixture(t)
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=50,2=50", "--shadow", "3")
+	for i := 0; i < 20; i++ {
+		call(t, s.URL+"/v1/endpoints/bc:predict", body, nil)
+	}
+	resp, err := http.Get(s.URL + "/metrics")
+	must(t, err, "GET /metrics")
+	text := readAll(t, resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`sluice_requests_total{endpoint="bc",role="stable",version="1"}`, `sluice_request_duration_seconds_bucket{endpoint="bc"`, "sluice_mirror_dropped_total", "go_goroutines"} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	problems, err := promlint.New(bytes.NewReader(text)).Lint()
+	must(t, err, "promlint")
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "sluice_") {
+			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+	}
 }
