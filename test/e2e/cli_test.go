@@ -33,7 +33,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"model", "show", "nope"}, `"nope"`},
 		{[]string{"model", "show", "bc@7"}, "version 7"},
 		{[]string{"model", "alias", "bc", "9", "production"}, "9"},
-		{[]string{"endpoint", "create", "e", "--model", "bc"}, `"version" not set`},
+		{[]string{"endpoint", "create", "e", "--model", "bc"}, "give --model and --version"},
 		{[]string{"endpoint", "create", "e", "--model", "bc", "--version", "@nope"}, "nope"},
 		{[]string{"endpoint", "set-version", "missing", "1"}, `"missing"`},
 		{[]string{"predict", "missing", "-d", "{}"}, `"missing"`},
