@@ -162,7 +162,7 @@ func TestBadOptions(t *testing.T) {
 		{"two inputs", inference.LoadOptions{Signature: &inference.Signature{Inputs: make([]inference.TensorSpec, 2)}}, "signature.inputs: has 2 inputs"},
 		{"feature count", inference.LoadOptions{Signature: &inference.Signature{Inputs: []inference.TensorSpec{{Features: []inference.Feature{{Name: "a"}}}}}}, "has 1 features, the model has 2"},
 		{"bytes input", inference.LoadOptions{Signature: &inference.Signature{Inputs: []inference.TensorSpec{{Datatype: inference.BYTES}}}}, "BYTES is not numeric"},
-		{"labels for one output", inference.LoadOptions{Signature: &inference.Signature{Outputs: []inference.TensorSpec{{Labels: []string{"x"}}}}}, "has 1 labels, the model has 1 output column"},
+		{"labels for one output", inference.LoadOptions{Signature: &inference.Signature{Outputs: []inference.TensorSpec{{Labels: []string{"x", "y"}}}}}, "has 2 labels, the model outputs 1 values per row"},
 		{"duplicate feature", inference.LoadOptions{Signature: &inference.Signature{Inputs: []inference.TensorSpec{{Features: []inference.Feature{{Name: "a"}, {Name: "a"}}}}}}, `"a" appears twice`},
 	}
 	for _, c := range cases {

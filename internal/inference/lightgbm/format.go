@@ -109,45 +109,8 @@ func signature(e *ensemble, raw bool, user *inference.Signature) (inference.Sign
 		}
 	}
 
-	if user != nil {
-		switch len(user.Inputs) {
-		case 0:
-		case 1:
-			u := user.Inputs[0]
-			if u.Name != "" {
-				in.Name = u.Name
-			}
-			if u.Datatype != "" {
-				if !u.Datatype.IsNumeric() {
-					return inference.Signature{}, fmt.Errorf("lightgbm: %w: signature.inputs[0].datatype: %s is not numeric", inference.ErrInvalidOptions, u.Datatype)
-				}
-				in.Datatype = u.Datatype
-			}
-			if len(u.Features) > 0 {
-				if len(u.Features) != e.numFeatures {
-					return inference.Signature{}, fmt.Errorf("lightgbm: %w: signature.inputs[0].features: has %d features, the model has %d", inference.ErrInvalidOptions, len(u.Features), e.numFeatures)
-				}
-				in.Features = u.Features
-			}
-		default:
-			return inference.Signature{}, fmt.Errorf("lightgbm: %w: signature.inputs: has %d inputs, the model takes 1", inference.ErrInvalidOptions, len(user.Inputs))
-		}
-		switch len(user.Outputs) {
-		case 0:
-		case 1:
-			u := user.Outputs[0]
-			if u.Name != "" {
-				out.Name = u.Name
-			}
-			if len(u.Labels) > 0 {
-				if k == 1 || len(u.Labels) != k {
-					return inference.Signature{}, fmt.Errorf("lightgbm: %w: signature.outputs[0].labels: has %d labels, the model has %d output column(s)", inference.ErrInvalidOptions, len(u.Labels), k)
-				}
-				out.Labels = u.Labels
-			}
-		default:
-			return inference.Signature{}, fmt.Errorf("lightgbm: %w: signature.outputs: has %d outputs, the model has 1", inference.ErrInvalidOptions, len(user.Outputs))
-		}
+	if err := inference.ApplyTabularOverride(&in, &out, user); err != nil {
+		return inference.Signature{}, fmt.Errorf("lightgbm: %w", err)
 	}
 	sig := inference.Signature{Inputs: []inference.TensorSpec{in}, Outputs: []inference.TensorSpec{out}}
 	if err := sig.Validate(); err != nil {

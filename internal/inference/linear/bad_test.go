@@ -118,7 +118,7 @@ func TestBadOptions(t *testing.T) {
 		{"param", inference.LoadOptions{Params: map[string]string{"raw_score": "true"}}, "params.raw_score: unknown parameter"},
 		{"threads", inference.LoadOptions{Threads: -2}, "threads is -2"},
 		{"feature count", inference.LoadOptions{Signature: &inference.Signature{Inputs: []inference.TensorSpec{{Features: []inference.Feature{{Name: "a"}}}}}}, "has 1 features, the model has 2"},
-		{"labels", inference.LoadOptions{Signature: &inference.Signature{Outputs: []inference.TensorSpec{{Labels: []string{"p", "q"}}}}}, "has 2 labels, the model has 3 classes"},
+		{"labels", inference.LoadOptions{Signature: &inference.Signature{Outputs: []inference.TensorSpec{{Labels: []string{"p", "q"}}}}}, "has 2 labels, the model outputs 3 values per row"},
 		{"two outputs", inference.LoadOptions{Signature: &inference.Signature{Outputs: make([]inference.TensorSpec, 2)}}, "signature.outputs: has 2 outputs"},
 		{"string input", inference.LoadOptions{Signature: &inference.Signature{Inputs: []inference.TensorSpec{{Datatype: inference.BYTES}}}}, "BYTES is not numeric"},
 	}

@@ -115,45 +115,8 @@ func signature(s *spec, user *inference.Signature) (inference.Signature, error) 
 		out.Shape = []int64{-1, int64(len(s.classes))}
 		out.Labels = s.classes
 	}
-	if user != nil {
-		switch len(user.Inputs) {
-		case 0:
-		case 1:
-			u := user.Inputs[0]
-			if u.Name != "" {
-				in.Name = u.Name
-			}
-			if u.Datatype != "" {
-				if !u.Datatype.IsNumeric() {
-					return inference.Signature{}, fmt.Errorf("linear: %w: signature.inputs[0].datatype: %s is not numeric", inference.ErrInvalidOptions, u.Datatype)
-				}
-				in.Datatype = u.Datatype
-			}
-			if len(u.Features) > 0 {
-				if len(u.Features) != len(features) {
-					return inference.Signature{}, fmt.Errorf("linear: %w: signature.inputs[0].features: has %d features, the model has %d", inference.ErrInvalidOptions, len(u.Features), len(features))
-				}
-				in.Features = u.Features
-			}
-		default:
-			return inference.Signature{}, fmt.Errorf("linear: %w: signature.inputs: has %d inputs, the model takes 1", inference.ErrInvalidOptions, len(user.Inputs))
-		}
-		switch len(user.Outputs) {
-		case 0:
-		case 1:
-			u := user.Outputs[0]
-			if u.Name != "" {
-				out.Name = u.Name
-			}
-			if len(u.Labels) > 0 {
-				if len(u.Labels) != len(out.Labels) {
-					return inference.Signature{}, fmt.Errorf("linear: %w: signature.outputs[0].labels: has %d labels, the model has %d classes", inference.ErrInvalidOptions, len(u.Labels), len(out.Labels))
-				}
-				out.Labels = u.Labels
-			}
-		default:
-			return inference.Signature{}, fmt.Errorf("linear: %w: signature.outputs: has %d outputs, the model has 1", inference.ErrInvalidOptions, len(user.Outputs))
-		}
+	if err := inference.ApplyTabularOverride(&in, &out, user); err != nil {
+		return inference.Signature{}, fmt.Errorf("linear: %w", err)
 	}
 	sig := inference.Signature{Inputs: []inference.TensorSpec{in}, Outputs: []inference.TensorSpec{out}}
 	if err := sig.Validate(); err != nil {

@@ -1,7 +1,6 @@
 package xgboost
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -217,7 +216,7 @@ func (b *Booster) useSignature(in, out inference.TensorSpec) error {
 // Its errors concern the caller's signature, not the artifact.
 func (b *Booster) override(sig *inference.Signature) error {
 	in, out := b.sig.Inputs[0], b.sig.Outputs[0]
-	if err := applyOverride(&in, &out, sig); err != nil {
+	if err := inference.ApplyTabularOverride(&in, &out, sig); err != nil {
 		return err
 	}
 	return b.useSignature(in, out)
@@ -253,40 +252,4 @@ func modelFeatures(m *rawModel, n int) ([]inference.Feature, error) {
 		}
 	}
 	return fs, nil
-}
-
-// applyOverride takes from the caller's signature the input's name and
-// features and the output's labels, each when given. The datatypes and
-// shapes stay the model's.
-func applyOverride(in, out *inference.TensorSpec, sig *inference.Signature) error {
-	if len(sig.Inputs) != 1 {
-		return fmt.Errorf("signature.inputs: has %d inputs, the model takes 1", len(sig.Inputs))
-	}
-	oin := sig.Inputs[0]
-	if oin.Name != "" {
-		in.Name = oin.Name
-	}
-	if len(oin.Features) != 0 {
-		if len(oin.Features) != len(in.Features) {
-			return fmt.Errorf("signature.inputs[0].features: has %d features, the model has %d", len(oin.Features), len(in.Features))
-		}
-		in.Features = oin.Features
-	}
-	switch len(sig.Outputs) {
-	case 0:
-	case 1:
-		if labels := sig.Outputs[0].Labels; len(labels) != 0 {
-			n := 1
-			if len(out.Shape) == 2 {
-				n = int(out.Shape[1])
-			}
-			if len(labels) != n {
-				return fmt.Errorf("signature.outputs[0].labels: has %d labels, the model outputs %d values per row", len(labels), n)
-			}
-			out.Labels = labels
-		}
-	default:
-		return fmt.Errorf("signature.outputs: has %d outputs, the model has 1", len(sig.Outputs))
-	}
-	return nil
 }

@@ -269,7 +269,7 @@ func TestSignatureOverride(t *testing.T) {
 		want string
 	}{
 		{"too-few-features", inference.Signature{Inputs: []inference.TensorSpec{{Features: features[:3]}}}, "signature.inputs[0].features: has 3 features, the model has 4"},
-		{"no-inputs", inference.Signature{}, "signature.inputs: has 0 inputs"},
+		{"two-inputs", inference.Signature{Inputs: make([]inference.TensorSpec, 2)}, "signature.inputs: has 2 inputs"},
 		{"duplicate-names", inference.Signature{Inputs: []inference.TensorSpec{{Features: []inference.Feature{{Name: "a"}, {Name: "a"}, {Name: "b"}, {Name: "c"}}}}}, "appears twice"},
 		{"labels", inference.Signature{Inputs: []inference.TensorSpec{{}}, Outputs: []inference.TensorSpec{{Labels: []string{"a", "b"}}}}, "has 2 labels"},
 	}
