@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +38,9 @@ type Mirroring struct {
 type MirrorOptions struct {
 	// Queue is the number of copies waiting at most; 0 means 4096.
 	Queue int
-	// Workers run copies concurrently; 0 means GOMAXPROCS.
+	// Workers run copies concurrently; 0 means 64. Copies to external model
+	// servers wait on the network, so there are many more workers than
+	// cores; in-process models are bounded by the cores anyway.
 	Workers int
 	// Timeout bounds one mirrored prediction; 0 means 10s.
 	Timeout time.Duration
@@ -50,7 +51,7 @@ func newMirroring(o MirrorOptions) *Mirroring {
 		o.Queue = 4096
 	}
 	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
+		o.Workers = 64
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
