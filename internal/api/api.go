@@ -236,7 +236,7 @@ func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	data, err := a.reg.Artifact(v.Digest)
+	data, err := a.reg.Artifact(r.Context(), v.Digest)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,6 +147,13 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 		closeModel(m)
 		return store.Version{}, fmt.Errorf("storing artifact: %w", err)
 	}
+	if s.sharedArtifacts() {
+		// Other nodes read the artifact from the shared store.
+		if err := s.db.PutArtifact(ctx, digest, req.Artifact); err != nil {
+			closeModel(m)
+			return store.Version{}, err
+		}
+	}
 	params := req.Params
 	if req.Signature != nil {
 		// Keep the user's signature so reloads see the same names.
@@ -223,7 +231,7 @@ func (s *Service) backend(ctx context.Context, v store.Version) *gateway.Backend
 }
 
 func (s *Service) load(ctx context.Context, v store.Version) (inference.Model, error) {
-	data, err := s.blobs.ReadAll(v.Digest)
+	data, err := s.Artifact(ctx, v.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("reading artifact %s: %w", v.Digest, err)
 	}
@@ -270,10 +278,31 @@ func (s *Service) IsLoaded(model string, version int) bool {
 // "latest" into the form the store resolves.
 func splitRef(ref string) string { return strings.TrimPrefix(ref, "@") }
 
-// Artifact returns a stored artifact's bytes, verified against its digest.
-func (s *Service) Artifact(digest string) ([]byte, error) {
-	return s.blobs.ReadAll(digest)
+// Artifact returns a stored artifact's bytes, verified against its digest:
+// from the local artifact directory, or, on a shared PostgreSQL store, from
+// the store (then cached locally) when this node has not seen it yet.
+func (s *Service) Artifact(ctx context.Context, digest string) ([]byte, error) {
+	data, err := s.blobs.ReadAll(digest)
+	if err == nil || !errors.Is(err, artifact.ErrNotFound) || !s.sharedArtifacts() {
+		return data, err
+	}
+	var buf bytes.Buffer
+	if err := s.db.ReadArtifact(ctx, digest, &buf); err != nil {
+		return nil, err
+	}
+	got, _, err := s.blobs.PutBytes(ctx, buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("caching artifact %s: %w", digest, err)
+	}
+	if got != digest {
+		return nil, fmt.Errorf("artifact %s from the store hashes to %s: %w", digest, got, artifact.ErrCorrupt)
+	}
+	return buf.Bytes(), nil
 }
+
+// sharedArtifacts reports whether artifacts are also kept in the store, for
+// nodes that share it.
+func (s *Service) sharedArtifacts() bool { return s.db.Dialect() == store.DialectPostgres }
 
 // withBatching wraps m with adaptive batching when the version's params
 // turn it on (batch.max_rows > 1). Params were checked at push time.

@@ -10,15 +10,15 @@ import (
 	"github.com/sluicehq/sluice/internal/store/storetest"
 )
 
-// TestTwoNodesSharePostgres runs two servers on one PostgreSQL store (and
-// one artifact directory): a model pushed and an endpoint created through
-// one node is served by the other within its poll interval, and a version
-// change made on the second node reaches the first.
+// TestTwoNodesSharePostgres runs two servers on one PostgreSQL store, each
+// with its own data directory: a model pushed and an endpoint created
+// through one node is served by the other within its poll interval (which
+// reads the artifact from the store), and a version change made on the
+// second node reaches the first.
 func TestTwoNodesSharePostgres(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
-	data := t.TempDir()
-	a := startServer(t, "--store", dsn, "--data-dir", data)
-	b := startServer(t, "--store", dsn, "--data-dir", data)
+	a := startServer(t, "--store", dsn, "--data-dir", t.TempDir())
+	b := startServer(t, "--store", dsn, "--data-dir", t.TempDir())
 	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
 	a.cli(t, "model", "push", "bc", model)
 	a.cli(t, "model", "push", "bc", model)
