@@ -32,6 +32,9 @@ type Options struct {
 	// DataPlane gives the API the routing table and monitors of this
 	// process, for traffic shares, live counters and comparisons.
 	DataPlane DataPlane
+	// PredictionLogDir is the prediction log's file sink directory, read
+	// by GET /api/v1/endpoints/{name}/logs; "" when there is none.
+	PredictionLogDir string
 }
 
 // API is the control API handler set.
@@ -73,6 +76,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/v1/endpoints/{name}/traffic", a.setTraffic)
 	mux.HandleFunc("GET /api/v1/endpoints/{name}/compare", a.compare)
 	mux.HandleFunc("POST /api/v1/endpoints/{name}/rolling", a.startRolling)
+	mux.HandleFunc("GET /api/v1/endpoints/{name}/logs", a.logs)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})

@@ -288,3 +288,26 @@ func (c *Client) StartRolling(ctx context.Context, name string, r Rolling) (Endp
 	err := c.do(ctx, http.MethodPost, "/api/v1/endpoints/"+esc(name)+"/rolling", r, &e)
 	return e, err
 }
+
+// Logs returns an endpoint's prediction log records as JSON lines; query
+// may hold since, until, version and limit.
+func (c *Client) Logs(ctx context.Context, endpoint string, query url.Values) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/endpoints/"+esc(endpoint)+"/logs?"+query.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("calling Sluice at %s: %w", c.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
+			return nil, &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		return nil, &Error{Status: resp.StatusCode, Code: CodeInternal, Message: string(data)}
+	}
+	return resp.Body, nil
+}

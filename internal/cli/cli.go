@@ -99,6 +99,7 @@ Client commands find the server through --server or SLUICE_SERVER.`,
 		newEndpointCmd(e),
 		newPredictCmd(e),
 		newFeedbackCmd(e),
+		newLogsCmd(e),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print Sluice's version",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
@@ -204,6 +205,7 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 			outputs, took, err = g.predictOn(ctx, c, fb, inputs)
 		}
 	}
+	g.logPrediction(rid, c.ep.Name, c.b, string(c.role), inputs, outputs, took, err)
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
 	}
@@ -263,6 +265,27 @@ func errorKind(err error) string {
 func isInputError(err error) bool {
 	var ie *inference.InputError
 	return errors.As(err, &ie)
+}
+
+// logPrediction appends a prediction to the prediction log when a sink
+// samples this request.
+func (g *Gateway) logPrediction(rid, endpoint string, b *Backend, role string, inputs, outputs []inference.Tensor, took time.Duration, err error) {
+	pl := g.opts.PredLog
+	if !pl.Wants(rid) {
+		return
+	}
+	rec := predlog.Record{RequestID: rid, Time: time.Now().Add(-took), Endpoint: endpoint, Version: b.Version, Role: role, LatencyNS: took.Nanoseconds()}
+	var spec *inference.TensorSpec
+	if b.isTabular {
+		spec = &b.tabular
+	}
+	rec.Inputs = predlog.FromTensors(inputs, spec)
+	if err != nil {
+		rec.Error = err.Error()
+	} else {
+		rec.Outputs = predlog.FromTensors(outputs, nil)
+	}
+	pl.Log(rec)
 }
 
 // readiness answers whether a model (version "" : every version its plan

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
+	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
 )
 
@@ -63,6 +64,8 @@ type Options struct {
 	Comparison *monitor.Comparison
 	// Live counts requests, errors and latency per version.
 	Live *monitor.Live
+	// PredLog receives every prediction (sampled per sink); nil logs none.
+	PredLog *predlog.Logger
 	// Rewards receives rewards for bandit endpoints; may be nil.
 	Rewards RewardSink
 	// Mirror sizes the shadow/challenger queue.

@@ -114,6 +114,7 @@ func (g *Gateway) runMirror(ctx context.Context, j mirrorJob) {
 		var outputs []inference.Tensor
 		if err == nil {
 			outputs, err = j.backend.Runtime.Predict(ctx, inputs)
+			g.logPrediction(j.rid, j.endpoint, j.backend, j.role, inputs, outputs, time.Since(start), err)
 		}
 		if err != nil {
 			p = monitor.Prediction{Version: j.backend.Version, Role: j.role, Err: err.Error(), Latency: time.Since(start)}

@@ -53,6 +53,13 @@ type Config struct {
 	// feedback to join; FeedbackHorizon how long.
 	FeedbackMemory  int
 	FeedbackHorizon time.Duration
+	// PredictionLog is the prediction log's directory (a file sink with
+	// PredictionLogSample); empty means DataDir/predictions. "off"
+	// disables it. PredictionLogConfig, a YAML/JSON predlog.Config file,
+	// replaces both when set (several sinks, webhooks, redaction).
+	PredictionLog       string
+	PredictionLogSample float64
+	PredictionLogConfig string
 	// MirrorQueue bounds shadow and challenger copies waiting to run.
 	MirrorQueue int
 	// ShutdownTimeout bounds the drain of requests in flight.
@@ -74,6 +81,9 @@ func (c *Config) Defaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
+	}
+	if c.PredictionLogSample == 0 && c.PredictionLog == "" {
+		c.PredictionLogSample = 1
 	}
 	if c.FeedbackMemory <= 0 {
 		c.FeedbackMemory = 1_000_000
@@ -114,6 +124,10 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 
 	gateway.Version = version.Version
+	plog, plogDir, err := openPredictionLog(cfg, log)
+	if err != nil {
+		return err
+	}
 	dp := api.DataPlane{Live: monitor.NewLive(), Comparison: monitor.NewComparison(), Outcomes: monitor.NewOutcomes()}
 	recent := monitor.NewRecent(cfg.FeedbackMemory, cfg.FeedbackHorizon)
 	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory, Counter: dp.Live})
@@ -127,6 +141,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		Live:       dp.Live,
 		Rewards:    reg,
 		Mirror:     gateway.MirrorOptions{Queue: cfg.MirrorQueue},
+		PredLog:    plog,
 	})
 	dp.Gateway = gw
 	reg.Attach(gw)
@@ -137,7 +152,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
-	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp}).Register(mux)
+	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir}).Register(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -190,6 +205,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
 	g.Go(func() error { return gw.Run(gctx) })
+	if plog != nil {
+		g.Go(func() error { return plog.Run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)

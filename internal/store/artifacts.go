@@ -69,4 +69,3 @@ func (db *DB) ReadArtifact(ctx context.Context, digest string, w io.Writer) erro
 	}
 	return nil
 }
-

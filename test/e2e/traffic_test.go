@@ -332,3 +332,48 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictionLog scores a few requests, with a shadow, and reads them
+// back with `sluice logs`.
+func TestPredictionLog(t *testing.T) {
+	s, body := trafficFixture(t)
+	s.cli(t, "endpoint", "traffic", "bc", "--weights", "1=100", "--shadow", "3")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		_, _, rid := call(t, s.URL+"/v1/endpoints/bc:predict", body, nil)
+		ids = append(ids, rid)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out := s.cli(t, "logs", "bc", "--since", "1h", "-o", "json")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) >= 10 { // 5 answers and 5 shadow copies
+			roles := map[string]int{}
+			for _, l := range lines {
+				var rec struct {
+					RequestID string `json:"request_id"`
+					Role      string `json:"role"`
+					Inputs    []struct {
+						Name string `json:"name"`
+					} `json:"inputs"`
+				}
+				must(t, json.Unmarshal([]byte(l), &rec), "record %s", l)
+				roles[rec.Role]++
+				if len(rec.Inputs) != 30 || rec.Inputs[0].Name != "mean_radius" {
+					t.Errorf("record inputs %+v: want 30 named features", rec.Inputs)
+				}
+			}
+			if roles["stable"] != 5 || roles["shadow"] != 5 {
+				t.Errorf("roles in the log: %v", roles)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prediction log after 15s:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out := s.cli(t, "logs", "bc", "--since", "1h", "--limit", "2"); !strings.Contains(out, ids[0]) {
+		t.Errorf("logs table does not show the first request %s:\n%s", ids[0], out)
+	}
+}
