@@ -18,9 +18,11 @@ import (
 // HTTP/1.1 over a pool of kept-alive connections, one pool per replica,
 // with everything done on the calling goroutine.
 //
-// Why not net/http.Transport: on the gateway's hot path it cost about
-// half of the gateway's CPU per proxied request. It runs two goroutines
-// per connection and hands each request and response between them over
+// Why not net/http.Transport: behind the gateway, the calls through it
+// took about 45% of the gateway's CPU per proxied request (about 50 µs of
+// 116 µs on the benchmark machine; bench/gateway), and about 25% (24 µs
+// of 94 µs) with this client. The Transport runs two goroutines per
+// connection and hands each request and response between them over
 // channels, and it sends a request whose body is not a bytes.Reader (or
 // bytes.Buffer, strings.Reader) in two writes, headers then body, so
 // that each call paid two system calls and two TCP segments where one

@@ -107,6 +107,11 @@ func (m *Model) Close() error {
 			<-m.done
 		}
 		m.transport.CloseIdleConnections()
+		for _, r := range m.replicas {
+			if r.pool != nil {
+				r.pool.close()
+			}
+		}
 	})
 	return nil
 }

@@ -10,6 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +29,7 @@ type Model struct {
 	timeout   time.Duration
 	interval  time.Duration
 	replicas  []*replica
+	headRoom  int // bytes before a request body: room for the longest request head
 	transport *http.Transport
 	header    http.Header // sent with inference calls; shared, never modified
 	getHeader http.Header // sent with metadata and readiness calls
@@ -56,6 +60,11 @@ type replica struct {
 	call    *http.Request // template of the inference POST, without body
 	ready   *http.Request // template of the readiness GET
 	healthy atomic.Bool   // last known state; a new replica is presumed healthy
+
+	// pool and head serve inference calls over plain http (client.go);
+	// pool is nil for replicas reached through transport.
+	pool *connPool
+	head []byte // the POST's head up to the Content-Length value
 }
 
 // errDeadline is the cause of a call's context when the version's timeout
@@ -69,11 +78,12 @@ func newModel(doc *Document, log *slog.Logger) (*Model, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	dialer := newDialer(doc.Timeout)
 	m := &Model{
 		proto:     doc.Protocol,
 		timeout:   doc.Timeout,
 		interval:  doc.HealthInterval,
-		transport: newTransport(doc.Timeout),
+		transport: newTransport(dialer, doc.Timeout),
 		header:    http.Header{"Content-Type": {"application/json"}, "User-Agent": {"sluice"}},
 		getHeader: http.Header{"User-Agent": {"sluice"}},
 		log:       log,
@@ -101,6 +111,10 @@ func newModel(doc *Document, log *slog.Logger) (*Model, error) {
 			return nil, fmt.Errorf("urls: %q: %v", u, err)
 		}
 		r.ready.Header = m.getHeader
+		if r.pool = newConnPool(r.call.URL, dialer); r.pool != nil {
+			r.head = requestHead(r.call.URL, m.header)
+			m.headRoom = max(m.headRoom, len(r.head)+len(contentLengthMax)+len("\r\n\r\n"))
+		}
 		r.healthy.Store(true)
 		m.replicas = append(m.replicas, r)
 	}
@@ -121,7 +135,10 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 	if err != nil {
 		return nil, err
 	}
+	// The body is encoded after m.headRoom bytes, where attemptConn
+	// writes the request head, so that head and body go out in one write.
 	bp := getBuf()
+	buf := slices.Grow((*bp)[:0], m.headRoom+512)[:m.headRoom]
 	rows := 0
 	if m.proto == TFServing {
 		t := &ins[0]
@@ -130,19 +147,19 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 			return nil, inference.Inputf(t.Name+".shape", "is [], want rows: protocol tfserving sends a tensor of rank 1 or more")
 		}
 		rows = int(t.Shape[0])
-		*bp = appendInstances((*bp)[:0], t)
+		buf = appendInstances(buf, t)
 	} else {
-		*bp = appendV2Request((*bp)[:0], ins)
+		buf = appendV2Request(buf, ins)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, m.timeout, errDeadline)
-	defer cancel()
+	*bp = buf
+	dl := m.deadline(ctx)
 
 	first := m.pick(nil)
-	out, res := m.attempt(ctx, first, *bp, rows)
+	out, res := m.attempt(ctx, first, buf, rows, dl)
 	recycle := res.recycle
 	if res.retry {
 		if second := m.pick(first); second != nil {
-			out, res = m.attempt(ctx, second, *bp, rows)
+			out, res = m.attempt(ctx, second, buf, rows, dl)
 			recycle = recycle && res.recycle
 		}
 	}
@@ -150,6 +167,21 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 		putBuf(bp)
 	}
 	return out, res.err
+}
+
+// deadline is when a call must be answered: the version's timeout from
+// now, or the caller's deadline when that comes first.
+type deadline struct {
+	t      time.Time
+	caller bool // t is the caller's deadline
+}
+
+func (m *Model) deadline(ctx context.Context) deadline {
+	d := deadline{t: time.Now().Add(m.timeout)}
+	if t, ok := ctx.Deadline(); ok && !t.After(d.t) {
+		d = deadline{t: t, caller: true}
+	}
+	return d
 }
 
 // pick returns the next healthy replica other than skip, round robin.
@@ -178,14 +210,61 @@ type result struct {
 	recycle bool // the request buffer may go back to the pool
 }
 
-// attempt sends the encoded body to r and decodes the answer.
-func (m *Model) attempt(ctx context.Context, r *replica, body []byte, rows int) ([]inference.Tensor, result) {
+// attempt sends the request to r and decodes the answer. buf holds
+// m.headRoom bytes of room and then the encoded body.
+func (m *Model) attempt(ctx context.Context, r *replica, buf []byte, rows int, dl deadline) ([]inference.Tensor, result) {
+	if r.pool == nil {
+		return m.attemptTransport(ctx, r, buf[m.headRoom:], rows, dl)
+	}
+	return m.attemptConn(ctx, r, buf, rows, dl)
+}
+
+// contentLengthMax is the longest Content-Length value.
+const contentLengthMax = "9223372036854775807"
+
+// attemptConn makes the call over r's own connections (client.go).
+func (m *Model) attemptConn(ctx context.Context, r *replica, buf []byte, rows int, dl deadline) ([]inference.Tensor, result) {
+	res := result{recycle: true} // the request is written before roundTrip returns
+	// Write the head into the room before the body: r.head, the
+	// body's length, CRLF CRLF, ending where the body starts.
+	var num [len(contentLengthMax)]byte
+	n := strconv.AppendInt(num[:0], int64(len(buf)-m.headRoom), 10)
+	start := m.headRoom - len(r.head) - len(n) - 4
+	k := copy(buf[start:], r.head)
+	k += copy(buf[start+k:], n)
+	copy(buf[start+k:], "\r\n\r\n")
+	if err := ctx.Err(); err != nil {
+		res.err, res.retry = m.transportError(ctx, r, err, dl)
+		return nil, res
+	}
+	bp := getBuf()
+	defer putBuf(bp)
+	resp, err := r.pool.roundTrip(ctx, buf[start:], dl.t, (*bp)[:0])
+	*bp = resp.body
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			res.err = fmt.Errorf("remote: %s: %w", r.base, err)
+			return nil, res
+		}
+		res.err, res.retry = m.transportError(ctx, r, err, dl)
+		return nil, res
+	}
+	out, a := m.answer(r, resp.status, resp.body, rows)
+	res.err, res.retry = a.err, a.retry
+	return out, res
+}
+
+// attemptTransport makes the call through m.transport (net/http), for
+// https replicas.
+func (m *Model) attemptTransport(ctx context.Context, r *replica, body []byte, rows int, dl deadline) ([]inference.Tensor, result) {
+	ctx, cancel := context.WithDeadlineCause(ctx, dl.t, errDeadline)
+	defer cancel()
 	rb := &reqBody{b: body}
 	req := r.call.WithContext(ctx)
 	req.Body, req.GetBody, req.ContentLength = rb, rb.getBody, int64(len(body))
 	resp, err := m.transport.RoundTrip(req)
 	if err != nil {
-		err, retry := m.transportError(ctx, r, err)
+		err, retry := m.transportError(ctx, r, err, dl)
 		return nil, result{err: err, retry: retry, recycle: rb.reusable()}
 	}
 	bp := getBuf()
@@ -197,15 +276,28 @@ func (m *Model) attempt(ctx context.Context, r *replica, body []byte, rows int) 
 		return nil, result{err: fmt.Errorf("remote: %s: %w", r.base, err), recycle: rb.reusable()}
 	}
 	if err != nil {
-		err, retry := m.transportError(ctx, r, err)
+		err, retry := m.transportError(ctx, r, err, dl)
 		return nil, result{err: err, retry: retry, recycle: rb.reusable()}
 	}
-	res := result{recycle: rb.reusable()}
-	if resp.StatusCode != http.StatusOK {
-		res.err, res.retry = m.statusError(r, resp.StatusCode, errorMessage(data, resp.StatusCode))
-		return nil, res
+	out, a := m.answer(r, resp.StatusCode, data, rows)
+	return out, result{err: a.err, retry: a.retry, recycle: rb.reusable()}
+}
+
+// answered is how a call that got an HTTP answer ended.
+type answered struct {
+	err   error
+	retry bool
+}
+
+// answer decodes a replica's answer: the outputs of a 200, else the
+// error its status means.
+func (m *Model) answer(r *replica, status int, data []byte, rows int) ([]inference.Tensor, answered) {
+	if status != http.StatusOK {
+		err, retry := m.statusError(r, status, errorMessage(data, status))
+		return nil, answered{err, retry}
 	}
 	var out []inference.Tensor
+	var err error
 	if m.proto == TFServing {
 		sp := getBuf()
 		out, *sp, err = decodePredictions(data, rows, &m.tfOut, *sp)
@@ -214,18 +306,28 @@ func (m *Model) attempt(ctx context.Context, r *replica, body []byte, rows int) 
 		out, err = decodeV2Response(data)
 	}
 	if err != nil {
-		res.err = fmt.Errorf("remote: %s: %w", r.base, err)
+		return nil, answered{err: fmt.Errorf("remote: %s: %w", r.base, err)}
 	}
-	return out, res
+	return out, answered{}
 }
 
-// transportError classifies an error that left no HTTP answer.
-func (m *Model) transportError(ctx context.Context, r *replica, err error) (error, bool) {
+// transportError classifies an error that left no HTTP answer. ctx is
+// the caller's context, or one derived from it whose cause is
+// errDeadline when dl passed.
+func (m *Model) transportError(ctx context.Context, r *replica, err error, dl deadline) (error, bool) {
 	if ctx.Err() != nil {
 		if context.Cause(ctx) == errDeadline {
-			return fmt.Errorf("remote: %s: no answer within %s: %w", r.base, m.timeout, inference.ErrTimeout), false
+			return m.timeoutError(r), false
 		}
 		return fmt.Errorf("remote: %s: %w", r.base, context.Cause(ctx)), false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(dl.t) {
+		// The connection's deadline, dl, passed (before the caller's
+		// context noticed, when dl is the caller's).
+		if dl.caller {
+			return fmt.Errorf("remote: %s: %w", r.base, context.DeadlineExceeded), false
+		}
+		return m.timeoutError(r), false
 	}
 	err = unwrapURLError(err)
 	var op *net.OpError
@@ -233,6 +335,10 @@ func (m *Model) transportError(ctx context.Context, r *replica, err error) (erro
 		m.log.Warn("model server replica unreachable; marked down until its next readiness check", "url", r.base, "err", err)
 	}
 	return fmt.Errorf("remote: %s: %w: %v", r.base, inference.ErrBackendUnavailable, err), true
+}
+
+func (m *Model) timeoutError(r *replica) error {
+	return fmt.Errorf("remote: %s: no answer within %s: %w", r.base, m.timeout, inference.ErrTimeout)
 }
 
 // statusError classifies an answer other than 200 OK.

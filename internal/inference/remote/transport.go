@@ -16,12 +16,17 @@ import (
 // exhaust memory.
 const maxResponseBytes = 256 << 20
 
-// newTransport returns the transport of one model: HTTP/1.1 keep-alive
-// with enough idle connections for a busy gateway, and no transparent
-// gzip (model servers answer uncompressed on a LAN, and decompression
-// would cost more than it saves).
-func newTransport(timeout time.Duration) *http.Transport {
-	dialer := &net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}
+// newDialer returns the dialer of one model's connections.
+func newDialer(timeout time.Duration) *net.Dialer {
+	return &net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}
+}
+
+// newTransport returns the net/http transport of one model, used for
+// readiness and metadata calls and for inference calls to https
+// replicas: HTTP/1.1 keep-alive with enough idle connections for a busy
+// gateway, and no transparent gzip (model servers answer uncompressed on
+// a LAN, and decompression would cost more than it saves).
+func newTransport(dialer *net.Dialer, timeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:               nil, // model servers are reached directly
 		DialContext:         dialer.DialContext,
