@@ -140,31 +140,9 @@ func (db *DB) UpdateEndpoint(ctx context.Context, name string, fn func(cur Endpo
 	var out Endpoint
 	var fnErr error
 	err := db.inTx(ctx, func(r runner) error {
-		cur, err := getEndpoint(ctx, r, name, true)
-		if err != nil {
-			return err
-		}
-		given := cur
-		given.Spec = clone(cur.Spec)
-		spec, err := fn(given)
-		if err != nil {
-			fnErr = err
-			return err
-		}
-		if err := validateJSON("endpoint spec", spec, true); err != nil {
-			return err
-		}
-		if sameJSON(spec, cur.Spec) {
-			out = cur
-			return nil
-		}
-		ts, at := db.timestamp()
-		out = Endpoint{Name: name, Spec: clone(spec), Revision: cur.Revision + 1, CreatedAt: cur.CreatedAt, UpdatedAt: at}
-		if _, err := r.exec(ctx, `UPDATE endpoints SET spec = ?, revision = ?, updated_at = ? WHERE name = ?`,
-			string(out.Spec), out.Revision, ts, name); err != nil {
-			return err
-		}
-		return recordEndpointChange(ctx, r, out, ts, false)
+		var err error
+		out, fnErr, err = db.updateEndpointTx(ctx, r, name, fn)
+		return err
 	})
 	if fnErr != nil {
 		return Endpoint{}, fnErr
@@ -173,6 +151,35 @@ func (db *DB) UpdateEndpoint(ctx context.Context, name string, fn func(cur Endpo
 		return Endpoint{}, fmt.Errorf("updating endpoint %q: %w", name, err)
 	}
 	return out, nil
+}
+
+// updateEndpointTx is UpdateEndpoint inside the caller's transaction. fn's
+// error is returned both as fnErr and as err, so the caller rolls back and
+// can still tell it apart from a store failure.
+func (db *DB) updateEndpointTx(ctx context.Context, r runner, name string, fn func(cur Endpoint) (json.RawMessage, error)) (out Endpoint, fnErr, err error) {
+	cur, err := getEndpoint(ctx, r, name, true)
+	if err != nil {
+		return Endpoint{}, nil, err
+	}
+	given := cur
+	given.Spec = clone(cur.Spec)
+	spec, err := fn(given)
+	if err != nil {
+		return Endpoint{}, err, err
+	}
+	if err := validateJSON("endpoint spec", spec, true); err != nil {
+		return Endpoint{}, nil, err
+	}
+	if sameJSON(spec, cur.Spec) {
+		return cur, nil, nil
+	}
+	ts, at := db.timestamp()
+	out = Endpoint{Name: name, Spec: clone(spec), Revision: cur.Revision + 1, CreatedAt: cur.CreatedAt, UpdatedAt: at}
+	if _, err := r.exec(ctx, `UPDATE endpoints SET spec = ?, revision = ?, updated_at = ? WHERE name = ?`,
+		string(out.Spec), out.Revision, ts, name); err != nil {
+		return Endpoint{}, nil, err
+	}
+	return out, nil, recordEndpointChange(ctx, r, out, ts, false)
 }
 
 // ReplaceEndpoint stores spec as the endpoint's next revision if the
