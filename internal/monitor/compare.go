@@ -44,8 +44,11 @@ type PairStats struct {
 	ClassRows int64 `json:"class_rows"`
 	// SumAbsDiff and MaxAbsDiff over every output value.
 	SumAbsDiff float64 `json:"sum_abs_diff"`
-	MaxAbsDiff float64 `json:"max_abs_diff"`
-	Values     int64   `json:"values"`
+	// SumSqAbsDiff sums the squared differences, for the spread of the
+	// differences in paired tests.
+	SumSqAbsDiff float64 `json:"sum_sq_abs_diff"`
+	MaxAbsDiff   float64 `json:"max_abs_diff"`
+	Values       int64   `json:"values"`
 	// Latency of the mirror and of the primary, summed (for means) and the
 	// mirror's maximum.
 	MirrorLatencySum  time.Duration `json:"mirror_latency_sum_ns"`
@@ -112,6 +115,7 @@ func (c *Comparison) addLocked(endpoint string, a, m Prediction, segment string)
 			continue
 		}
 		p.SumAbsDiff += d
+		p.SumSqAbsDiff += d * d
 		p.Values++
 		if d > p.MaxAbsDiff {
 			p.MaxAbsDiff = d

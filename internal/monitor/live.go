@@ -114,6 +114,24 @@ func (l *Live) Counts(endpoint string, version int) (requests, errors int64) {
 	return 0, 0
 }
 
+// Histogram returns a version's latency histogram, all roles together:
+// counts per LatencyBuckets bound (not cumulative), then the +Inf bucket.
+func (l *Live) Histogram(endpoint string, version int) []int64 {
+	out := make([]int64, len(LatencyBuckets)+1)
+	l.m.Range(func(k, v any) bool {
+		key := k.(liveKey)
+		if key.endpoint != endpoint || key.version != version {
+			return true
+		}
+		c := v.(*liveCounters)
+		for i := range out {
+			out[i] += c.buckets[i].Load()
+		}
+		return true
+	})
+	return out
+}
+
 // Series is one (endpoint, version, role) series for exporters.
 type Series struct {
 	Endpoint, Role string

@@ -73,9 +73,31 @@ type VersionOutcome struct {
 	Correct   int64 `json:"correct"`
 	// SumSqErr over regression rows.
 	SumSqErr float64 `json:"sum_sq_err"`
-	// Rewards and SumReward over requests with a reward.
-	Rewards   int64   `json:"rewards"`
-	SumReward float64 `json:"sum_reward"`
+	// MSEN requests had regression rows; MSESum and MSESumSq sum each such
+	// request's mean squared error and its square, so that tests on the
+	// mean squared error have a variance.
+	MSEN     int64   `json:"mse_n"`
+	MSESum   float64 `json:"mse_sum"`
+	MSESumSq float64 `json:"mse_sum_sq"`
+	// Rewards, SumReward and SumRewardSq over requests with a reward.
+	Rewards     int64   `json:"rewards"`
+	SumReward   float64 `json:"sum_reward"`
+	SumRewardSq float64 `json:"sum_reward_sq"`
+}
+
+// addLoss counts one labelled request's loss figures.
+func (v *VersionOutcome) addLoss(rows, class, correct int, sq float64) {
+	v.Labeled++
+	v.Rows += int64(rows)
+	v.ClassRows += int64(class)
+	v.Correct += int64(correct)
+	v.SumSqErr += sq
+	if reg := rows - class; reg > 0 {
+		mse := sq / float64(reg)
+		v.MSEN++
+		v.MSESum += mse
+		v.MSESumSq += mse * mse
+	}
 }
 
 // PairedOutcome compares a challenger (or shadow) with the version that
@@ -166,15 +188,12 @@ func (o *Outcomes) Join(req Request, fb Feedback) error {
 	defer o.mu.Unlock()
 	vo := o.versionLocked(req.Endpoint, req.Answer.Version)
 	if fb.Labels != nil {
-		vo.Labeled++
-		vo.Rows += int64(len(fb.Labels))
-		vo.ClassRows += int64(ansClass)
-		vo.Correct += int64(ansCorrect)
-		vo.SumSqErr += ansSq
+		vo.addLoss(len(fb.Labels), ansClass, ansCorrect, ansSq)
 	}
 	if fb.HasReward {
 		vo.Rewards++
 		vo.SumReward += fb.Reward
+		vo.SumRewardSq += fb.Reward * fb.Reward
 	}
 	if fb.Labels == nil {
 		return nil
@@ -187,12 +206,7 @@ func (o *Outcomes) Join(req Request, fb Feedback) error {
 		if err != nil {
 			continue
 		}
-		mo := o.versionLocked(req.Endpoint, m.Version)
-		mo.Labeled++
-		mo.Rows += int64(len(fb.Labels))
-		mo.ClassRows += int64(cls)
-		mo.Correct += int64(corr)
-		mo.SumSqErr += sq
+		o.versionLocked(req.Endpoint, m.Version).addLoss(len(fb.Labels), cls, corr, sq)
 		k := pairKey{endpoint: req.Endpoint, primary: req.Answer.Version, mirror: m.Version}
 		p := o.pairs[k]
 		if p == nil {
