@@ -48,6 +48,9 @@ func checkHistogram(field string, bounds []float64, counts []int64) (int64, erro
 		if v < 0 {
 			return 0, fmt.Errorf("%s[%d]: count must be >= 0, got %d", field, i, v)
 		}
+		if v > math.MaxInt64/2-n {
+			return 0, fmt.Errorf("%s[%d]: counts too large", field, i)
+		}
 		n += v
 	}
 	return n, nil
