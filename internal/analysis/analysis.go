@@ -310,16 +310,3 @@ func decide(enough bool, gLower, gUpper float64) Decision {
 	}
 	return Inconclusive
 }
-
-// tolText describes the tolerance for a Reason.
-func tolText(c Criterion) string {
-	if c.Relative {
-		return fmt.Sprintf("%.3g%% of the baseline", 100*c.Tolerance)
-	}
-	return fmt.Sprintf("%.4g", c.Tolerance)
-}
-
-// pct formats a level 1−α as a percentage.
-func pct(alpha float64) string {
-	return fmt.Sprintf("%.4g%%", 100*(1-alpha))
-}

@@ -50,7 +50,7 @@ func TestEdgeCases(t *testing.T) {
 		{"zero errors on both sides passes with tolerance", CompareProportions("e", Proportion{0, 5000}, Proportion{0, 5000}, Criterion{Tolerance: 0.01}), Pass, "within the tolerated"},
 		{"check proportion zero trials", CheckProportion("a", Proportion{}, 0.95, HigherIsBetter, 0, 0), Inconclusive, "no data"},
 		{"check proportion bad threshold", CheckProportion("a", Proportion{1, 2}, 1.5, HigherIsBetter, 0, 0), Inconclusive, "threshold"},
-		{"check proportion agreement low fails", CheckProportion("a", Proportion{800, 1000}, 0.95, HigherIsBetter, 0, 0), Fail, "wrong side"},
+		{"check proportion agreement low fails", CheckProportion("a", Proportion{800, 1000}, 0.95, HigherIsBetter, 0, 0), Fail, "misses the requirement"},
 		{"check proportion agreement high passes", CheckProportion("a", Proportion{995, 1000}, 0.95, HigherIsBetter, 0, 0), Pass, "meets"},
 		{"means no data", CompareMeans("m", Moments{}, Moments{}, Criterion{}), Inconclusive, "not enough data"},
 		{"means zero variance", CompareMeans("m", Moments{N: 100, Mean: 1}, Moments{N: 100, Mean: 2}, Criterion{}), Inconclusive, "neither side varies"},

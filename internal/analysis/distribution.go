@@ -226,7 +226,6 @@ func CompareDistributions(metric string, cand, base []int64, bounds []float64, c
 		CandidateN: nc, BaselineN: nb, PValue: 1,
 		Statistic: "dominance P(candidate worse) − P(candidate better)",
 	}
-	qname := fmt.Sprintf("p%.4g", 100*c.Quantile)
 	if nc == 0 || nb == 0 {
 		r.Lower, r.Upper = -1, 1
 		r.Decision = Inconclusive
@@ -272,19 +271,27 @@ func CompareDistributions(metric string, cand, base []int64, bounds []float64, c
 	default:
 		r.Decision = Inconclusive
 	}
-	head := fmt.Sprintf("candidate %s %.4g (n=%d) vs baseline %.4g (n=%d); dominance %.3g, %s confidence sequence [%.3g, %.3g]; equality p = %.3g",
-		qname, r.Candidate, nc, r.Baseline, nb, r.Difference, pct(c.Alpha), r.Lower, r.Upper, pEq)
+	var b sentence
+	b.b = make([]byte, 0, 384)
+	b.str("candidate p").num(100*c.Quantile, 4).str(" ").num(r.Candidate, 4).str(" (n=").int(nc).
+		str(") vs baseline ").num(r.Baseline, 4).str(" (n=").int(nb).
+		str("); dominance ").num(r.Difference, 3).str(", ").level(c.Alpha).str(" confidence sequence ").
+		interval(r.Lower, r.Upper, 3).str("; equality p = ").num(pEq, 3)
 	switch {
 	case !enough:
-		r.Reason = fmt.Sprintf("%s; waiting for %d observations on each side before deciding", head, c.MinSamples)
+		b.str("; waiting for ").int(c.MinSamples).str(" observations on each side before deciding")
 	case r.Decision == Fail:
-		r.Reason = fmt.Sprintf("%s: the candidate's distribution is worse and its %s exceeds the baseline's by more than the tolerated %s", head, qname, tolText(c))
+		b.str(": the candidate's distribution is worse and its p").num(100*c.Quantile, 4).
+			str(" exceeds the baseline's by more than the tolerated ").tol(c)
 	case r.Decision == Pass:
-		r.Reason = fmt.Sprintf("%s: the candidate is not worse by more than the margin %.3g and its %s is within the tolerated %s", head, c.Margin, qname, tolText(c))
+		b.str(": the candidate is not worse by more than the margin ").num(c.Margin, 3).
+			str(" and its p").num(100*c.Quantile, 4).str(" is within the tolerated ").tol(c)
 	case pEq <= c.Alpha && lo > 0:
-		r.Reason = fmt.Sprintf("%s: the candidate's distribution is worse, but its %s is within the tolerated %s; keep watching", head, qname, tolText(c))
+		b.str(": the candidate's distribution is worse, but its p").num(100*c.Quantile, 4).
+			str(" is within the tolerated ").tol(c).str("; keep watching")
 	default:
-		r.Reason = fmt.Sprintf("%s: not yet sure; keep watching", head)
+		b.str(": not yet sure; keep watching")
 	}
+	r.Reason = b.String()
 	return r.sanitize()
 }

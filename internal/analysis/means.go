@@ -160,21 +160,11 @@ func CheckMeanPaired(metric string, diffs Moments, c Criterion) Result {
 	r.PValue = m.oneSidedP(g, s2, t)
 	enough := diffs.N >= c.MinSamples
 	r.Decision = decide(enough, g-h, g+h)
-	worse := "higher"
-	if c.Direction == HigherIsBetter {
-		worse = "lower"
-	}
-	head := fmt.Sprintf("paired on %d requests: mean difference %.4g, %s confidence sequence [%.4g, %.4g]",
-		diffs.N, r.Difference, pct(c.Alpha), r.Lower, r.Upper)
-	switch {
-	case !enough:
-		r.Reason = fmt.Sprintf("%s; waiting for %d pairs before deciding", head, c.MinSamples)
-	case r.Decision == Fail:
-		r.Reason = fmt.Sprintf("%s: the candidate is %s by more than the tolerated %s (p = %.3g)", head, worse, tolText(c), r.PValue)
-	case r.Decision == Pass:
-		r.Reason = fmt.Sprintf("%s: the candidate is within the tolerated %s", head, tolText(c))
-	default:
-		r.Reason = fmt.Sprintf("%s: not yet sure whether the candidate is within the tolerated %s; keep watching", head, tolText(c))
-	}
+	var b sentence
+	b.b = make([]byte, 0, 256)
+	b.str("paired on ").int(diffs.N).str(" requests: mean difference ").num(r.Difference, 4).str(", ").
+		level(c.Alpha).str(" confidence sequence ").interval(r.Lower, r.Upper, 4)
+	verdictTail(&b, c, r.Decision, r.PValue, enough, "pairs")
+	r.Reason = b.String()
 	return r.sanitize()
 }

@@ -131,41 +131,55 @@ func CheckProportion(metric string, p Proportion, threshold float64, dir Directi
 	r.PValue = m.oneSidedP(g, s2, t)
 	enough := p.Trials >= c.MinSamples
 	r.Decision = decide(enough, g-h, g+h)
-	word := "at most"
+	word := "at most "
 	if dir == HigherIsBetter {
-		word = "at least"
+		word = "at least "
 	}
-	ci := fmt.Sprintf("rate %.4g over %d trials, %s confidence sequence [%.4g, %.4g]",
-		r.Candidate, p.Trials, pct(c.Alpha), r.Candidate-h, r.Candidate+h)
+	var b sentence
+	b.b = make([]byte, 0, 256)
+	b.str("rate ").num(r.Candidate, 4).str(" over ").int(p.Trials).str(" trials, ").level(c.Alpha).
+		str(" confidence sequence ").interval(threshold+r.Lower, threshold+r.Upper, 4)
 	switch {
 	case !enough:
-		r.Reason = fmt.Sprintf("%s; waiting for %d trials before deciding", ci, c.MinSamples)
+		b.str("; waiting for ").int(c.MinSamples).str(" trials before deciding")
 	case r.Decision == Fail:
-		r.Reason = fmt.Sprintf("%s is entirely on the wrong side of the required %s %.4g (p = %.3g)", ci, word, threshold, r.PValue)
+		b.str(" misses the requirement of ").str(word).num(threshold, 4).str(" (p = ").num(r.PValue, 3).str(")")
 	case r.Decision == Pass:
-		r.Reason = fmt.Sprintf("%s meets the required %s %.4g", ci, word, threshold)
+		b.str(" meets the requirement of ").str(word).num(threshold, 4)
 	default:
-		r.Reason = fmt.Sprintf("%s still contains the threshold %.4g; keep watching", ci, threshold)
+		b.str(" still contains the threshold ").num(threshold, 4).str("; keep watching")
 	}
+	r.Reason = b.String()
 	return r.sanitize()
 }
 
 // twoSampleReason writes the one-sentence explanation of a two-sample
 // comparison.
 func twoSampleReason(r Result, c Criterion, k contrast, what string, enough bool) string {
+	var b sentence
+	b.b = make([]byte, 0, 320)
+	b.str("candidate ").str(what).str(" ").num(r.Candidate, 4).str(" (n=").int(r.CandidateN).
+		str(") vs baseline ").num(r.Baseline, 4).str(" (n=").int(r.BaselineN).
+		str("), difference ").num(r.Difference, 4).str(", ").level(c.Alpha).
+		str(" confidence sequence ").interval(r.Lower, r.Upper, 4)
+	verdictTail(&b, c, r.Decision, r.PValue, enough, "samples on each side")
+	return b.String()
+}
+
+// verdictTail ends a comparison's Reason with what the verdict means.
+func verdictTail(b *sentence, c Criterion, d Decision, p float64, enough bool, units string) {
 	worse := "higher"
 	if c.Direction == HigherIsBetter {
 		worse = "lower"
 	}
-	head := fmt.Sprintf("candidate %s %.4g (n=%d) vs baseline %.4g (n=%d), difference %.4g, %s confidence sequence [%.4g, %.4g]",
-		what, r.Candidate, r.CandidateN, r.Baseline, r.BaselineN, r.Difference, pct(c.Alpha), r.Lower, r.Upper)
 	switch {
 	case !enough:
-		return fmt.Sprintf("%s; waiting for %d samples on each side before deciding", head, c.MinSamples)
-	case r.Decision == Fail:
-		return fmt.Sprintf("%s: the candidate is %s by more than the tolerated %s (p = %.3g)", head, worse, tolText(c), r.PValue)
-	case r.Decision == Pass:
-		return fmt.Sprintf("%s: the candidate is within the tolerated %s", head, tolText(c))
+		b.str("; waiting for ").int(c.MinSamples).str(" ").str(units).str(" before deciding")
+	case d == Fail:
+		b.str(": the candidate is ").str(worse).str(" by more than the tolerated ").tol(c).str(" (p = ").num(p, 3).str(")")
+	case d == Pass:
+		b.str(": the candidate is within the tolerated ").tol(c)
+	default:
+		b.str(": not yet sure whether the candidate is within the tolerated ").tol(c).str("; keep watching")
 	}
-	return fmt.Sprintf("%s: not yet sure whether the candidate is within the tolerated %s; keep watching", head, tolText(c))
 }
