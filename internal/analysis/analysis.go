@@ -310,3 +310,31 @@ func decide(enough bool, gLower, gUpper float64) Decision {
 	}
 	return Inconclusive
 }
+
+// Overall combines the verdicts of several metrics of one analysis: Fail
+// if any metric fails, Pass if every metric passes, Inconclusive
+// otherwise; with the metric names that decided it. Each metric keeps its
+// own Alpha, so with k metrics the chance of some false Fail is at most the
+// sum of their Alphas (give each Alpha/k to bound the whole analysis by
+// Alpha).
+func Overall(results ...Result) (Decision, []string) {
+	var failed, waiting []string
+	for _, r := range results {
+		switch r.Decision {
+		case Fail:
+			failed = append(failed, r.Metric)
+		case Pass:
+		default:
+			waiting = append(waiting, r.Metric)
+		}
+	}
+	switch {
+	case len(results) == 0:
+		return Inconclusive, nil
+	case len(failed) > 0:
+		return Fail, failed
+	case len(waiting) > 0:
+		return Inconclusive, waiting
+	}
+	return Pass, nil
+}

@@ -255,3 +255,28 @@ func FuzzCompareDistributions(f *testing.F) {
 		checkResult(t, r)
 	})
 }
+
+func TestOverall(t *testing.T) {
+	p := Result{Metric: "a", Decision: Pass}
+	f := Result{Metric: "b", Decision: Fail}
+	i := Result{Metric: "c", Decision: Inconclusive}
+	cases := []struct {
+		name  string
+		in    []Result
+		want  Decision
+		names []string
+	}{
+		{"none", nil, Inconclusive, nil},
+		{"all pass", []Result{p, p}, Pass, nil},
+		{"one fails", []Result{p, i, f}, Fail, []string{"b"}},
+		{"one waiting", []Result{p, i}, Inconclusive, []string{"c"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, names := Overall(tc.in...)
+			if got != tc.want || strings.Join(names, ",") != strings.Join(tc.names, ",") {
+				t.Errorf("Overall = %s %v, want %s %v", got, names, tc.want, tc.names)
+			}
+		})
+	}
+}
