@@ -51,7 +51,7 @@
 // deciding. Simulation checks it (sim_test.go: 2,000 rollouts × 100 looks
 // every 50 samples up to 5,000, for 1% error rates, 10% canary splits,
 // skewed χ² squared errors, Laplace paired differences, and truths exactly
-// at the tolerance): the observed false-verdict rates are 0.15%–3.9%, under
+// at the tolerance): the observed false-verdict rates are 0%–3.9%, under
 // the 5% level. A relative tolerance is tested as the linear contrast
 // candidate − (1+tol)·baseline, so the noise of the baseline's own
 // estimate is counted.
