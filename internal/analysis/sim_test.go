@@ -276,44 +276,71 @@ func latencyArm(rng *rand.Rand, h []int64, med float64, k int) {
 }
 
 func TestDistributionsFalseAlarmUnderRepeatedLooks(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	c := Criterion{Direction: LowerIsBetter, MinSamples: 50}
-	const rollouts = 1000
-	fails, passes := 0, 0
-	eqRejects := 0
-	for range rollouts {
-		cand := make([]int64, len(latencyBounds)+1)
-		base := make([]int64, len(latencyBounds)+1)
-		var f, p, e bool
-		for n := simEvery; n <= simMax; n += simEvery {
-			latencyArm(rng, cand, 40, simEvery)
-			latencyArm(rng, base, 40, simEvery)
-			r := CompareDistributions("latency", cand, base, latencyBounds, c)
-			switch r.Decision {
-			case Fail:
-				f = true
-			case Pass:
-				p = true
-			}
-			if math.Exp(-logEqualityE(cand, base, int64(n), int64(n))) <= simAlpha {
-				e = true
-			}
-		}
-		if f {
-			fails++
-		}
-		if p {
-			passes++
-		}
-		if e {
-			eqRejects++
-		}
+	cases := []struct {
+		name     string
+		rollouts int
+		// baseline samples per look: before and after the candidate's
+		// 2,500th sample (a canary weight change mid-rollout).
+		early, late int
+	}{
+		{"equal split", 1000, simEvery, simEvery},
+		{"10% canary, then 50%", 300, 9 * simEvery, simEvery},
 	}
-	limit := simAlpha + slack(simAlpha, rollouts)
-	fr := float64(fails) / rollouts
-	er := float64(eqRejects) / rollouts
-	t.Logf("%d rollouts: ever Fail %.4f, equality ever rejected %.4f, ever Pass %.4f (limit %.4f)", rollouts, fr, er, float64(passes)/rollouts, limit)
-	if fr > limit || er > limit {
-		t.Errorf("false alarm: Fail %.4f, equality rejected %.4f > %.4f", fr, er, limit)
+	c := Criterion{Direction: LowerIsBetter, MinSamples: 50}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(9, 10))
+			fails, eqRejects, domMisses, passes := 0, 0, 0, 0
+			for range tc.rollouts {
+				cand := make([]int64, len(latencyBounds)+1)
+				base := make([]int64, len(latencyBounds)+1)
+				var nb int64
+				var f, e, d, p bool
+				for n := simEvery; n <= simMax; n += simEvery {
+					k := tc.early
+					if n > simMax/2 {
+						k = tc.late
+					}
+					latencyArm(rng, cand, 40, simEvery)
+					latencyArm(rng, base, 40, k)
+					nb += int64(k)
+					r := CompareDistributions("latency", cand, base, latencyBounds, c)
+					switch r.Decision {
+					case Fail:
+						f = true
+					case Pass:
+						p = true
+					}
+					if math.Exp(-logEqualityE(cand, base, int64(n), nb)) <= simAlpha {
+						e = true
+					}
+					// The true dominance is 0: the confidence sequence
+					// must contain it at every look.
+					if r.Lower > 0 || r.Upper < 0 {
+						d = true
+					}
+				}
+				if f {
+					fails++
+				}
+				if e {
+					eqRejects++
+				}
+				if d {
+					domMisses++
+				}
+				if p {
+					passes++
+				}
+			}
+			n := float64(tc.rollouts)
+			limit := simAlpha + slack(simAlpha, tc.rollouts)
+			fr, er, dr := float64(fails)/n, float64(eqRejects)/n, float64(domMisses)/n
+			t.Logf("%d rollouts: ever Fail %.4f, equality ever rejected %.4f, dominance interval ever missed 0 %.4f (limit %.4f); passed (correctly) %.4f",
+				tc.rollouts, fr, er, dr, limit, float64(passes)/n)
+			if fr > limit || er > limit || dr > limit {
+				t.Errorf("false alarm: Fail %.4f, equality rejected %.4f, dominance missed %.4f > %.4f", fr, er, dr, limit)
+			}
+		})
 	}
 }
