@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/onnx"
 	"github.com/sluicehq/sluice/internal/registry"
+	"github.com/sluicehq/sluice/internal/rollout"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -35,6 +36,8 @@ type Options struct {
 	// PredictionLogDir is the prediction log's file sink directory, read
 	// by GET /api/v1/endpoints/{name}/logs; "" when there is none.
 	PredictionLogDir string
+	// Rollouts is the rollout controller; nil leaves out the rollout routes.
+	Rollouts *rollout.Controller
 }
 
 // API is the control API handler set.
@@ -77,6 +80,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/endpoints/{name}/compare", a.compare)
 	mux.HandleFunc("POST /api/v1/endpoints/{name}/rolling", a.startRolling)
 	mux.HandleFunc("GET /api/v1/endpoints/{name}/logs", a.logs)
+	a.registerRollouts(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
@@ -133,7 +137,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusConflict, apiclient.CodeAlreadyExists
 	case errors.Is(err, store.ErrConflict):
 		status, code = http.StatusConflict, apiclient.CodeConflict
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, registry.ErrInvalid):
+	case errors.Is(err, rollout.ErrNotActive):
+		status, code = http.StatusConflict, apiclient.CodeConflict
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, registry.ErrInvalid), errors.Is(err, rollout.ErrInvalid):
 		status, code = http.StatusBadRequest, apiclient.CodeInvalid
 	case errors.Is(err, inference.ErrInvalidOptions):
 		status, code = http.StatusBadRequest, apiclient.CodeInvalid

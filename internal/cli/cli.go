@@ -100,6 +100,8 @@ Client commands find the server through --server or SLUICE_SERVER.`,
 		newPredictCmd(e),
 		newFeedbackCmd(e),
 		newLogsCmd(e),
+		newRolloutCmd(e),
+		newRollbackCmd(e),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print Sluice's version",

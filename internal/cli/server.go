@@ -43,6 +43,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.IntVar(&cfg.MirrorQueue, "mirror-queue", 4096, "shadow/challenger copies waiting at most; more are dropped and counted")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "how often to check the store for changes made by other nodes")
+	f.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often the rollout controller looks at active rollouts")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")
 	f.StringVar(logLevel, "log-level", envOr("SLUICE_LOG_LEVEL", "info"), "debug, info, warn or error (env SLUICE_LOG_LEVEL)")
 	f.StringVar(logFormat, "log-format", envOr("SLUICE_LOG_FORMAT", "text"), "text or json (env SLUICE_LOG_FORMAT)")

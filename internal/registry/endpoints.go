@@ -179,7 +179,20 @@ func (s *Service) CreateEndpoint(ctx context.Context, name string, spec Endpoint
 // UpdateEndpoint applies fn to the endpoint's spec, stores the result as a
 // new revision and makes it live.
 func (s *Service) UpdateEndpoint(ctx context.Context, name string, fn func(*EndpointSpec) error) (Endpoint, error) {
-	e, err := s.db.UpdateEndpoint(ctx, name, func(cur store.Endpoint) (json.RawMessage, error) {
+	e, err := s.db.UpdateEndpoint(ctx, name, s.EndpointChange(ctx, name, fn))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	s.syncAfterWrite(ctx)
+	return s.view(ctx, e)
+}
+
+// EndpointChange turns fn, a change to an endpoint's spec, into the store's
+// form of it, which validates the result and checks that its versions
+// exist. Callers that change an endpoint in a transaction of their own (a
+// rollout transition) use it, then call Sync.
+func (s *Service) EndpointChange(ctx context.Context, name string, fn func(*EndpointSpec) error) func(store.Endpoint) (json.RawMessage, error) {
+	return func(cur store.Endpoint) (json.RawMessage, error) {
 		sp, err := decodeSpec(cur)
 		if err != nil {
 			return nil, err
@@ -194,11 +207,11 @@ func (s *Service) UpdateEndpoint(ctx context.Context, name string, fn func(*Endp
 			return nil, err
 		}
 		return json.Marshal(sp)
-	})
-	if err != nil {
-		return Endpoint{}, err
 	}
-	s.syncAfterWrite(ctx)
+}
+
+// View returns the API form of a stored endpoint.
+func (s *Service) View(ctx context.Context, e store.Endpoint) (Endpoint, error) {
 	return s.view(ctx, e)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/registry"
+	"github.com/sluicehq/sluice/internal/rollout"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/version"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	// PollInterval is how often the store's revision is checked for
 	// changes made by other nodes.
 	PollInterval time.Duration
+	// RolloutTick is how often the rollout controller looks at active
+	// rollouts.
+	RolloutTick time.Duration
 	// FeedbackMemory is how many answered requests are remembered for
 	// feedback to join; FeedbackHorizon how long.
 	FeedbackMemory  int
@@ -149,10 +153,13 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return fmt.Errorf("building the routing table: %w", err)
 	}
 
+	rollouts := rollout.New(reg, rollout.Monitors{Live: dp.Live, Comparison: dp.Comparison, Outcomes: dp.Outcomes},
+		rollout.Options{Logger: log, Tick: cfg.RolloutTick})
+
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
-	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir}).Register(mux)
+	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, Rollouts: rollouts}).Register(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -204,6 +211,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		})
 	}
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
+	g.Go(func() error { return rollouts.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })
 	if plog != nil {
 		g.Go(func() error { return plog.Run(gctx) })

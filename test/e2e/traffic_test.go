@@ -18,9 +18,9 @@ import (
 
 // trafficFixture starts a server with three versions of the breast_cancer
 // model and an endpoint "bc" on version 1.
-func trafficFixture(t *testing.T) (*server, []byte) {
+func trafficFixture(t *testing.T, extra ...string) (*server, []byte) {
 	t.Helper()
-	s := startServer(t)
+	s := startServer(t, extra...)
 	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
 	for i := 0; i < 3; i++ {
 		s.cli(t, "model", "push", "bc", model)

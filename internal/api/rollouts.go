@@ -1,0 +1,136 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/sluicehq/sluice/internal/apiclient"
+	"github.com/sluicehq/sluice/internal/rollout"
+)
+
+// registerRollouts installs the rollout routes when the API has a
+// controller.
+func (a *API) registerRollouts(mux *http.ServeMux) {
+	if a.opts.Rollouts == nil {
+		return
+	}
+	mux.HandleFunc("GET /api/v1/rollouts", a.listRollouts)
+	mux.HandleFunc("POST /api/v1/rollouts", a.applyRollout)
+	mux.HandleFunc("GET /api/v1/rollouts/{name}", a.getRollout)
+	mux.HandleFunc("DELETE /api/v1/rollouts/{name}", a.deleteRollout)
+	mux.HandleFunc("POST /api/v1/rollouts/{name}/promote", a.promoteRollout)
+	mux.HandleFunc("POST /api/v1/rollouts/{name}/abort", a.abortRollout)
+	mux.HandleFunc("POST /api/v1/rollouts/{name}/pause", a.pauseRollout)
+	mux.HandleFunc("POST /api/v1/rollouts/{name}/resume", a.resumeRollout)
+	mux.HandleFunc("POST /api/v1/endpoints/{name}/rollback", a.rollbackEndpoint)
+}
+
+func (a *API) listRollouts(w http.ResponseWriter, r *http.Request) {
+	docs, err := a.opts.Rollouts.List(r.Context(), r.URL.Query().Get("endpoint"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if docs == nil {
+		docs = []rollout.Document{}
+	}
+	writeJSON(w, http.StatusOK, docs)
+}
+
+func (a *API) applyRollout(w http.ResponseWriter, r *http.Request) {
+	var doc rollout.Document
+	if err := decodeJSON(r, w, &doc); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out, created, err := a.opts.Rollouts.Apply(r.Context(), doc, actor(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, apiclient.ApplyResult{Rollout: out, Created: created})
+}
+
+func (a *API) getRollout(w http.ResponseWriter, r *http.Request) {
+	doc, evs, err := a.opts.Rollouts.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := apiclient.RolloutView{Rollout: doc, Events: make([]apiclient.RolloutEvent, len(evs))}
+	for i, ev := range evs {
+		out.Events[i] = apiclient.RolloutEvent{Seq: ev.Seq, At: ev.At, Kind: ev.Kind, Message: ev.Message, Data: ev.Data, Actor: ev.Actor}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) deleteRollout(w http.ResponseWriter, r *http.Request) {
+	if err := a.opts.Rollouts.Delete(r.Context(), r.PathValue("name")); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) promoteRollout(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.RolloutAction
+	if err := decodeOptionalJSON(r, w, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	doc, err := a.opts.Rollouts.Promote(r.Context(), r.PathValue("name"), req.SkipAnalysis, req.Reason, actor(r))
+	a.answerRollout(w, r, doc, err)
+}
+
+func (a *API) abortRollout(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.RolloutAction
+	if err := decodeOptionalJSON(r, w, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	doc, err := a.opts.Rollouts.Abort(r.Context(), r.PathValue("name"), req.Reason, actor(r))
+	a.answerRollout(w, r, doc, err)
+}
+
+func (a *API) pauseRollout(w http.ResponseWriter, r *http.Request) {
+	doc, err := a.opts.Rollouts.Pause(r.Context(), r.PathValue("name"), actor(r))
+	a.answerRollout(w, r, doc, err)
+}
+
+func (a *API) resumeRollout(w http.ResponseWriter, r *http.Request) {
+	doc, err := a.opts.Rollouts.Resume(r.Context(), r.PathValue("name"), actor(r))
+	a.answerRollout(w, r, doc, err)
+}
+
+func (a *API) answerRollout(w http.ResponseWriter, r *http.Request, doc rollout.Document, err error) {
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc)
+}
+
+func (a *API) rollbackEndpoint(w http.ResponseWriter, r *http.Request) {
+	var req apiclient.RollbackRequest
+	if err := decodeOptionalJSON(r, w, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	e, err := a.opts.Rollouts.Rollback(r.Context(), r.PathValue("name"), req.ToRevision, actor(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, endpointView(e))
+}
+
+// decodeOptionalJSON is decodeJSON for bodies that may be empty.
+func decodeOptionalJSON(r *http.Request, w http.ResponseWriter, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return decodeJSON(r, w, v)
+}
