@@ -22,6 +22,21 @@ func (a *API) registerRollouts(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/rollouts/{name}/pause", a.pauseRollout)
 	mux.HandleFunc("POST /api/v1/rollouts/{name}/resume", a.resumeRollout)
 	mux.HandleFunc("POST /api/v1/endpoints/{name}/rollback", a.rollbackEndpoint)
+	mux.HandleFunc("GET /api/v1/models/{model}/versions/{ref}/checks", a.versionChecks)
+}
+
+func (a *API) versionChecks(w http.ResponseWriter, r *http.Request) {
+	v, err := a.reg.Store().ResolveVersion(r.Context(), r.PathValue("model"), r.PathValue("ref"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	cs, err := a.reg.Store().VersionChecks(r.Context(), v.Model, v.Version)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cs)
 }
 
 func (a *API) listRollouts(w http.ResponseWriter, r *http.Request) {

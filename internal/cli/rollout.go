@@ -220,6 +220,16 @@ func printRollout(w io.Writer, v apiclient.RolloutView) {
 		}
 		fmt.Fprintf(w, "%-5d %-31s %s\n", i+1, step.Describe(), state)
 	}
+	if len(st.Gates) > 0 {
+		fmt.Fprintln(w, "\nGATE        RESULT  DETAIL")
+		for _, g := range st.Gates {
+			res := "failed"
+			if g.Passed {
+				res = "passed"
+			}
+			fmt.Fprintf(w, "%-11s %-7s %s\n", g.Gate, res, g.Message)
+		}
+	}
 	printResults(w, "ANALYSIS (current step)", st.Analysis)
 	printResults(w, "ANALYSIS (whole rollout)", st.Background)
 	if n := len(v.Events); n > 0 {

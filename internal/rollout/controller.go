@@ -234,6 +234,28 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 	if _, err := c.db.GetVersion(ctx, ep.Spec.Model, stable); err != nil {
 		return c.fail(ctx, s, now, fmt.Sprintf("stable version %d: %v", stable, err), true)
 	}
+	var gates []GateResult
+	if s.spec.Gates != nil {
+		if gates, err = c.runGates(ctx, s.spec.Gates, ep.Spec.Model, stable, cand.Version); err != nil {
+			return err
+		}
+		if err := c.recordGates(ctx, s, ep.Spec.Model, cand.Version, gates, now); err != nil {
+			return err
+		}
+		var failed []string
+		for _, g := range gates {
+			if !g.Passed {
+				failed = append(failed, g.Gate+": "+g.Message)
+			}
+		}
+		if len(failed) > 0 {
+			s.st = Status{Phase: Blocked, Stable: stable, Candidate: cand.Version, Gates: gates, FinishedAt: now,
+				Message: "blocked by pre-deployment gates: " + strings.Join(failed, "; ")}
+			t := &transition{}
+			t.event("blocked", "%s", s.st.Message)
+			return c.write(ctx, s, t, controllerActor)
+		}
+	}
 	for _, os := range superseded {
 		os.st.Phase, os.st.Message, os.st.FinishedAt = Superseded, "superseded by rollout "+s.ro.Name, now
 		t := &transition{}
@@ -242,7 +264,7 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 			return err
 		}
 	}
-	s.st = Status{Phase: Progressing, Stable: stable, Candidate: cand.Version, Original: original, StartedAt: now, StepStarted: now}
+	s.st = Status{Phase: Progressing, Stable: stable, Candidate: cand.Version, Original: original, StartedAt: now, StepStarted: now, Gates: gates}
 	s.st.StartMark = c.src.Observe(s.spec.Endpoint, stable, cand.Version, now)
 	s.st.StepMark = s.st.StartMark
 	s.st.Mode = "canary"
@@ -250,6 +272,9 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 		s.st.Mode = "preview"
 	}
 	t := &transition{endpoint: c.policy(s)}
+	if len(gates) > 0 {
+		t.event("gates", "all %d pre-deployment gates passed", len(gates))
+	}
 	t.event("started", "rolling out version %d over stable version %d (%d steps)", cand.Version, stable, len(s.spec.Steps))
 	return c.write(ctx, s, t, controllerActor)
 }

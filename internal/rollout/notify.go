@@ -11,7 +11,7 @@ import (
 )
 
 // Event kinds a rollout records and notifies.
-var eventKinds = []string{"created", "started", "step", "analysis", "paused", "resumed", "promoted", "rolledBack", "aborted", "superseded", "restarted"}
+var eventKinds = []string{"created", "started", "step", "analysis", "paused", "resumed", "promoted", "rolledBack", "aborted", "superseded", "restarted", "gates", "blocked"}
 
 func isEventKind(s string) bool {
 	for _, k := range eventKinds {

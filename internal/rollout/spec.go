@@ -66,6 +66,8 @@ type Spec struct {
 	Promotion *Promotion `json:"promotion,omitempty"`
 	// Notifications are webhooks called on every transition.
 	Notifications []Notification `json:"notifications,omitempty"`
+	// Gates must pass before the candidate gets any traffic.
+	Gates *Gates `json:"gates,omitempty"`
 }
 
 // Analysis configures the comparison of candidate with stable.
@@ -470,6 +472,11 @@ func (s *Spec) Validate() error {
 			if err := validateMetrics(p+"."+k+".metrics", a.Metrics, bad); err != nil {
 				return err
 			}
+		}
+	}
+	if s.Gates != nil {
+		if err := s.Gates.validate(bad); err != nil {
+			return err
 		}
 	}
 	if s.Promotion != nil && s.Promotion.SetAlias != "" {

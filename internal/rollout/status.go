@@ -29,11 +29,14 @@ const (
 	Aborted Phase = "Aborted"
 	// Superseded: a newer rollout of the same endpoint took over.
 	Superseded Phase = "Superseded"
+	// Blocked: a pre-deployment gate failed; the candidate never got
+	// traffic.
+	Blocked Phase = "Blocked"
 )
 
 // Final reports whether a rollout in phase p is over.
 func (p Phase) Final() bool {
-	return p == Promoted || p == RolledBack || p == Aborted || p == Superseded
+	return p == Promoted || p == RolledBack || p == Aborted || p == Superseded || p == Blocked
 }
 
 // Status is a rollout's persisted state. Every transition writes it in the
@@ -79,6 +82,8 @@ type Status struct {
 	Background []analysis.Result `json:"background,omitempty"`
 	// Verdict is the last analysis verdict: pass, fail or inconclusive.
 	Verdict analysis.Decision `json:"verdict,omitempty"`
+	// Gates are the pre-deployment gates' results.
+	Gates []GateResult `json:"gates,omitempty"`
 	// Approval is the approval request a rollout waits for.
 	Approval   string    `json:"approval,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`

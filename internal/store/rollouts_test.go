@@ -14,6 +14,7 @@ var rolloutTests = []conformanceTest{
 	{"RolloutLifecycle", testRolloutLifecycle},
 	{"RolloutWriteWithEndpoint", testRolloutWriteWithEndpoint},
 	{"RolloutConcurrentWriters", testRolloutConcurrentWriters},
+	{"VersionChecks", testVersionChecks},
 }
 
 func testRolloutLifecycle(t *testing.T, dsn string) {
@@ -151,5 +152,26 @@ func testRolloutConcurrentWriters(t *testing.T, dsn string) {
 	}
 	if evs, _ := db.RolloutEvents(ctx, "r", 0); len(evs) != 1 {
 		t.Errorf("%d events, want 1", len(evs))
+	}
+}
+
+func testVersionChecks(t *testing.T, dsn string) {
+	db := openStore(t, dsn)
+	ctx := context.Background()
+	if _, err := db.CreateVersion(ctx, testVersion("fraud")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddVersionCheck(ctx, VersionCheck{Model: "fraud", Version: 2, Source: "x", Results: spec(`[]`)}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("check of a missing version: %v", err)
+	}
+	for i, passed := range []bool{false, true} {
+		c, err := db.AddVersionCheck(ctx, VersionCheck{Model: "fraud", Version: 1, Source: "rollout r", Passed: passed, Results: spec(`[{"gate":"holdout"}]`)})
+		if err != nil || c.Seq != int64(i+1) {
+			t.Fatalf("AddVersionCheck = %+v, %v", c, err)
+		}
+	}
+	cs, err := db.VersionChecks(ctx, "fraud", 1)
+	if err != nil || len(cs) != 2 || cs[0].Passed || !cs[1].Passed || string(cs[1].Results) != `[{"gate":"holdout"}]` {
+		t.Errorf("VersionChecks = %+v, %v", cs, err)
 	}
 }
