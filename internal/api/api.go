@@ -4,6 +4,23 @@
 // Status codes are chosen in one place, writeError, from the sentinel errors
 // the registry and store return; every error body has a stable code and a
 // message that names the field or object at fault.
+//
+// Every route declares the least role that may call it, where it is
+// registered. Add a route with
+//
+//	a.handle(mux, "POST /api/v1/rollouts", auth.Deployer, a.createRollout)
+//
+// (auth.Viewer to read, auth.Deployer to change deployments, auth.Approver
+// to approve, auth.Admin for tokens and settings, auth.Public for none),
+// never with mux.HandleFunc: the server's auth middleware checks the role
+// declared for the matched pattern, and treats any /api/ route registered
+// without one as admin-only. TestEveryRouteHasARole pins every route's role
+// in testdata/routes.golden (add yours with `go test ./internal/api -run
+// TestEveryRouteHasARole -update` and review the diff), and the route x
+// role matrix test in internal/server calls each route as every role.
+//
+// Handlers take the caller from the request context: the store records
+// audit.Actor(r.Context()) as the actor of every change it writes.
 package api
 
 import (
@@ -19,10 +36,13 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/apiclient"
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/onnx"
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/rollout"
+	"github.com/sluicehq/sluice/internal/signing"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -38,13 +58,17 @@ type Options struct {
 	PredictionLogDir string
 	// Rollouts is the rollout controller; nil leaves out the rollout routes.
 	Rollouts *rollout.Controller
+	// AuditKeys verifies the signed audit heads; nil skips the signatures
+	// (their heads are still checked against the chain).
+	AuditKeys signing.Keyring
 }
 
 // API is the control API handler set.
 type API struct {
-	reg  *registry.Service
-	log  *slog.Logger
-	opts Options
+	reg   *registry.Service
+	log   *slog.Logger
+	opts  Options
+	roles map[string]auth.Role // least role by route pattern, filled by handle
 }
 
 // New returns the API over a registry service.
@@ -52,36 +76,37 @@ func New(reg *registry.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{reg: reg, log: opts.Logger, opts: opts}
+	return &API{reg: reg, log: opts.Logger, opts: opts, roles: map[string]auth.Role{}}
 }
 
 // maxJSONBody bounds JSON request bodies of the control API.
 const maxJSONBody = 1 << 20
 
-// Register installs the control API routes on mux.
+// Register installs the control API routes on mux, each with its role.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/info", a.info)
-	mux.HandleFunc("GET /api/v1/models", a.listModels)
-	mux.HandleFunc("GET /api/v1/models/{model}", a.getModel)
-	mux.HandleFunc("GET /api/v1/models/{model}/versions", a.listVersions)
-	mux.HandleFunc("POST /api/v1/models/{model}/versions", a.pushVersion)
-	mux.HandleFunc("GET /api/v1/models/{model}/versions/{ref}", a.getVersion)
-	mux.HandleFunc("GET /api/v1/models/{model}/versions/{ref}/artifact", a.getArtifact)
-	mux.HandleFunc("GET /api/v1/models/{model}/aliases", a.aliasHistory)
-	mux.HandleFunc("PUT /api/v1/models/{model}/aliases/{alias}", a.setAlias)
-	mux.HandleFunc("DELETE /api/v1/models/{model}/aliases/{alias}", a.deleteAlias)
-	mux.HandleFunc("GET /api/v1/endpoints", a.listEndpoints)
-	mux.HandleFunc("POST /api/v1/endpoints", a.createEndpoint)
-	mux.HandleFunc("GET /api/v1/endpoints/{name}", a.getEndpoint)
-	mux.HandleFunc("PATCH /api/v1/endpoints/{name}", a.updateEndpoint)
-	mux.HandleFunc("DELETE /api/v1/endpoints/{name}", a.deleteEndpoint)
-	mux.HandleFunc("GET /api/v1/endpoints/{name}/history", a.endpointHistory)
-	mux.HandleFunc("PUT /api/v1/endpoints/{name}/traffic", a.setTraffic)
-	mux.HandleFunc("GET /api/v1/endpoints/{name}/compare", a.compare)
-	mux.HandleFunc("POST /api/v1/endpoints/{name}/rolling", a.startRolling)
-	mux.HandleFunc("GET /api/v1/endpoints/{name}/logs", a.logs)
+	a.handle(mux, "GET /api/v1/info", auth.Viewer, a.info)
+	a.handle(mux, "GET /api/v1/models", auth.Viewer, a.listModels)
+	a.handle(mux, "GET /api/v1/models/{model}", auth.Viewer, a.getModel)
+	a.handle(mux, "GET /api/v1/models/{model}/versions", auth.Viewer, a.listVersions)
+	a.handle(mux, "POST /api/v1/models/{model}/versions", auth.Deployer, a.pushVersion)
+	a.handle(mux, "GET /api/v1/models/{model}/versions/{ref}", auth.Viewer, a.getVersion)
+	a.handle(mux, "GET /api/v1/models/{model}/versions/{ref}/artifact", auth.Viewer, a.getArtifact)
+	a.handle(mux, "GET /api/v1/models/{model}/aliases", auth.Viewer, a.aliasHistory)
+	a.handle(mux, "PUT /api/v1/models/{model}/aliases/{alias}", auth.Deployer, a.setAlias)
+	a.handle(mux, "DELETE /api/v1/models/{model}/aliases/{alias}", auth.Deployer, a.deleteAlias)
+	a.handle(mux, "GET /api/v1/endpoints", auth.Viewer, a.listEndpoints)
+	a.handle(mux, "POST /api/v1/endpoints", auth.Deployer, a.createEndpoint)
+	a.handle(mux, "GET /api/v1/endpoints/{name}", auth.Viewer, a.getEndpoint)
+	a.handle(mux, "PATCH /api/v1/endpoints/{name}", auth.Deployer, a.updateEndpoint)
+	a.handle(mux, "DELETE /api/v1/endpoints/{name}", auth.Deployer, a.deleteEndpoint)
+	a.handle(mux, "GET /api/v1/endpoints/{name}/history", auth.Viewer, a.endpointHistory)
+	a.handle(mux, "PUT /api/v1/endpoints/{name}/traffic", auth.Deployer, a.setTraffic)
+	a.handle(mux, "GET /api/v1/endpoints/{name}/compare", auth.Viewer, a.compare)
+	a.handle(mux, "POST /api/v1/endpoints/{name}/rolling", auth.Deployer, a.startRolling)
+	a.handle(mux, "GET /api/v1/endpoints/{name}/logs", auth.Viewer, a.logs)
+	a.registerSecurity(mux)
 	a.registerRollouts(mux)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
 }
@@ -96,8 +121,8 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// actor is who made a change; authentication arrives with API tokens.
-func actor(r *http.Request) string { return "anonymous" }
+// actor is who is making a change: the authenticated caller's name.
+func actor(r *http.Request) string { return audit.Actor(r.Context()) }
 
 // decodeJSON strictly decodes a JSON body into v, naming the bad field.
 func decodeJSON(r *http.Request, w http.ResponseWriter, v any) error {
@@ -137,9 +162,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusConflict, apiclient.CodeAlreadyExists
 	case errors.Is(err, store.ErrConflict):
 		status, code = http.StatusConflict, apiclient.CodeConflict
-	case errors.Is(err, rollout.ErrNotActive):
-		status, code = http.StatusConflict, apiclient.CodeConflict
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, registry.ErrInvalid), errors.Is(err, rollout.ErrInvalid):
+	case errors.Is(err, store.ErrForbidden):
+		status, code = http.StatusForbidden, apiclient.CodeForbidden
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, registry.ErrInvalid):
 		status, code = http.StatusBadRequest, apiclient.CodeInvalid
 	case errors.Is(err, inference.ErrInvalidOptions):
 		status, code = http.StatusBadRequest, apiclient.CodeInvalid
@@ -151,6 +176,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusUnprocessableEntity, apiclient.CodeUndetectable
 	case errors.Is(err, onnx.ErrUnavailable):
 		status, code = http.StatusNotImplemented, apiclient.CodeUnavailable
+	case errors.Is(err, registry.ErrSignature):
+		status, code = http.StatusForbidden, apiclient.CodeForbidden
 	case errors.Is(err, errTooLarge):
 		status, code = http.StatusRequestEntityTooLarge, apiclient.CodeTooLarge
 	}
@@ -181,6 +208,7 @@ func versionView(v store.Version) apiclient.Version {
 		Model: v.Model, Version: v.Version, Format: v.Format, Digest: "sha256:" + v.Digest, Size: v.Size,
 		Description: v.Description, Labels: v.Labels, Metrics: v.Metrics, Signature: v.Signature,
 		Params: v.Params, Aliases: aliases, CreatedAt: v.CreatedAt, CreatedBy: v.CreatedBy,
+		ArtifactSignature: v.ArtifactSignature,
 	}
 }
 
@@ -261,6 +289,10 @@ func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) {
 // omitted) followed by an "artifact" file part.
 func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 	model := r.PathValue("model")
+	if err := store.ValidateName("model name", model); err != nil {
+		a.writeError(w, r, err) // before reading a body for nothing
+		return
+	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		a.writeError(w, r, fmt.Errorf("%w: Content-Type: want multipart/form-data with parts \"metadata\" (JSON) and \"artifact\" (the model file)", registry.ErrInvalid))
@@ -308,6 +340,7 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 	req := registry.PushRequest{
 		Model: model, Format: md.Format, Description: md.Description, Labels: md.Labels,
 		Metrics: md.Metrics, Params: md.Params, Actor: actor(r), Artifact: data,
+		ArtifactSignature: md.ArtifactSignature,
 	}
 	if len(md.Signature) > 0 && string(md.Signature) != "null" {
 		req.Signature = new(inference.Signature)
@@ -377,7 +410,8 @@ func endpointView(e registry.Endpoint) apiclient.Endpoint {
 	return apiclient.Endpoint{
 		Name: e.Name, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		ServingVersion: e.ServingVersion, Error: e.Error,
-		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection), Rolling: (*apiclient.Rolling)(e.Spec.Rolling)},
+		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection), Rolling: (*apiclient.Rolling)(e.Spec.Rolling),
+			Auth: e.Spec.Auth, Approval: e.Spec.Approval},
 	}
 }
 
@@ -404,7 +438,8 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: name: must not be empty", registry.ErrInvalid))
 		return
 	}
-	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy, Protection: (*registry.Protection)(req.Protection)})
+	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy, Protection: (*registry.Protection)(req.Protection),
+		Auth: req.Auth, Approval: req.Approval})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -447,6 +482,12 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.Description != nil {
 			sp.Description = *req.Description
+		}
+		if req.Auth != nil {
+			sp.Auth = *req.Auth
+		}
+		if req.Approval != nil {
+			sp.Approval = *req.Approval
 		}
 		return nil
 	})

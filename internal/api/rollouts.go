@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 
+	"github.com/sluicehq/sluice/internal/auth"
+
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/rollout"
 )
@@ -13,16 +15,16 @@ func (a *API) registerRollouts(mux *http.ServeMux) {
 	if a.opts.Rollouts == nil {
 		return
 	}
-	mux.HandleFunc("GET /api/v1/rollouts", a.listRollouts)
-	mux.HandleFunc("POST /api/v1/rollouts", a.applyRollout)
-	mux.HandleFunc("GET /api/v1/rollouts/{name}", a.getRollout)
-	mux.HandleFunc("DELETE /api/v1/rollouts/{name}", a.deleteRollout)
-	mux.HandleFunc("POST /api/v1/rollouts/{name}/promote", a.promoteRollout)
-	mux.HandleFunc("POST /api/v1/rollouts/{name}/abort", a.abortRollout)
-	mux.HandleFunc("POST /api/v1/rollouts/{name}/pause", a.pauseRollout)
-	mux.HandleFunc("POST /api/v1/rollouts/{name}/resume", a.resumeRollout)
-	mux.HandleFunc("POST /api/v1/endpoints/{name}/rollback", a.rollbackEndpoint)
-	mux.HandleFunc("GET /api/v1/models/{model}/versions/{ref}/checks", a.versionChecks)
+	a.handle(mux, "GET /api/v1/rollouts", auth.Viewer, a.listRollouts)
+	a.handle(mux, "POST /api/v1/rollouts", auth.Deployer, a.applyRollout)
+	a.handle(mux, "GET /api/v1/rollouts/{name}", auth.Viewer, a.getRollout)
+	a.handle(mux, "DELETE /api/v1/rollouts/{name}", auth.Deployer, a.deleteRollout)
+	a.handle(mux, "POST /api/v1/rollouts/{name}/promote", auth.Deployer, a.promoteRollout)
+	a.handle(mux, "POST /api/v1/rollouts/{name}/abort", auth.Deployer, a.abortRollout)
+	a.handle(mux, "POST /api/v1/rollouts/{name}/pause", auth.Deployer, a.pauseRollout)
+	a.handle(mux, "POST /api/v1/rollouts/{name}/resume", auth.Deployer, a.resumeRollout)
+	a.handle(mux, "POST /api/v1/endpoints/{name}/rollback", auth.Deployer, a.rollbackEndpoint)
+	a.handle(mux, "GET /api/v1/models/{model}/versions/{ref}/checks", auth.Viewer, a.versionChecks)
 }
 
 func (a *API) versionChecks(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,13 +25,52 @@ type Client struct {
 	http *http.Client
 }
 
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	token string
+	tls   *tls.Config
+}
+
+// WithToken sends token as "Authorization: Bearer TOKEN" on every request.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithTLS uses cfg for https:// servers (a private CA, a client
+// certificate for mTLS).
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
 // New returns a client for the server at base ("http://127.0.0.1:8080";
 // a bare "host:port" gets http://).
-func New(base string) *Client {
+func New(base string, opts ...Option) *Client {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if o.tls != nil {
+		tr.TLSClientConfig = o.tls
+	}
+	var rt http.RoundTripper = tr
+	if o.token != "" {
+		rt = bearer{token: o.token, next: tr}
+	}
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 5 * time.Minute, Transport: rt}}
+}
+
+// bearer adds the API token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // Base returns the server's base URL.

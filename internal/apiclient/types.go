@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/signing"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
@@ -36,6 +37,9 @@ type Version struct {
 	Aliases     []string           `json:"aliases"`
 	CreatedAt   time.Time          `json:"created_at"`
 	CreatedBy   string             `json:"created_by,omitempty"`
+	// ArtifactSignature is the artifact's ed25519 signature
+	// ({"keyId","signature"}); absent when the version is unsigned.
+	ArtifactSignature json.RawMessage `json:"artifact_signature,omitempty"`
 }
 
 // PushMetadata accompanies an artifact in a push (the "metadata" part).
@@ -48,6 +52,9 @@ type PushMetadata struct {
 	// Signature overrides or completes the one read from the model.
 	Signature json.RawMessage   `json:"signature,omitempty"`
 	Params    map[string]string `json:"params,omitempty"`
+	// ArtifactSignature signs the artifact's sha256 and the model name
+	// (sluice model push --sign-key).
+	ArtifactSignature *signing.Signature `json:"artifact_signature,omitempty"`
 }
 
 // AliasChange is one move of an alias.
@@ -80,6 +87,12 @@ type EndpointSpec struct {
 	Protection *Protection `json:"protection,omitempty"`
 	// Rolling is a stepwise shift in progress, finished or halted.
 	Rolling *Rolling `json:"rolling,omitempty"`
+	// Auth is "public" (default) or "token": inference calls need an API
+	// token or a verified client certificate.
+	Auth string `json:"auth,omitempty"`
+	// Approval "required" makes production changes wait for a second
+	// person with the approver role.
+	Approval string `json:"approval,omitempty"`
 }
 
 // Rolling shifts traffic from From to To in Steps equal increments, one
@@ -125,6 +138,9 @@ type UpdateEndpointRequest struct {
 	// Protection replaces the endpoint's protection; an empty object
 	// removes it.
 	Protection *Protection `json:"protection,omitempty"`
+	// Auth and Approval replace the endpoint's settings when set.
+	Auth     *string `json:"auth,omitempty"`
+	Approval *string `json:"approval,omitempty"`
 }
 
 // Share is one version's part of an endpoint's traffic right now.
@@ -236,4 +252,12 @@ const (
 	CodeUnavailable   = "unavailable"
 	CodeUnknownFormat = "unknown_format"
 	CodeUndetectable  = "undetectable_format"
+	// CodeUnauthenticated: no credentials, or a token that is unknown,
+	// revoked or expired (401).
+	CodeUnauthenticated = "unauthenticated"
+	// CodeForbidden: the caller's role does not allow the request, or the
+	// two-person rule forbids it (403).
+	CodeForbidden = "forbidden"
+	// CodeRateLimited: too many failed authentications from this client (429).
+	CodeRateLimited = "rate_limited"
 )

@@ -30,9 +30,17 @@ type env struct {
 	stderr io.Writer
 	server string
 	output string
+	creds  credentials
 }
 
-func (e *env) client() *apiclient.Client { return apiclient.New(e.server) }
+// client returns the API client with the caller's credentials.
+func (e *env) client() *apiclient.Client {
+	opts, err := e.clientOptions(e.server, "")
+	if err != nil {
+		fmt.Fprintln(e.stderr, "Warning:", err)
+	}
+	return apiclient.New(e.server, opts...)
+}
 
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
@@ -76,7 +84,9 @@ Start a server, push a model version, create an endpoint, call it:
   sluice endpoint create fraud --model fraud --version 1
   curl -s localhost:8080/v1/endpoints/fraud:predict -d '{"instances":[{"amount":12.5}]}'
 
-Client commands find the server through --server or SLUICE_SERVER.`,
+Client commands find the server through --server or SLUICE_SERVER, and their API token
+through --token, SLUICE_TOKEN, or the admin token the server wrote to ./sluice-data/admin.token
+on its first start (when the server runs on this machine).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -86,6 +96,7 @@ Client commands find the server through --server or SLUICE_SERVER.`,
 	}
 	root.PersistentFlags().StringVar(&e.server, "server", server, "Sluice server URL (env SLUICE_SERVER)")
 	root.PersistentFlags().StringVarP(&e.output, "output", "o", "table", "output format: table or json")
+	clientFlags(root, &e.creds)
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		if e.output != "table" && e.output != "json" {
 			return fmt.Errorf("--output: %q is not one of table, json", e.output)
@@ -102,6 +113,9 @@ Client commands find the server through --server or SLUICE_SERVER.`,
 		newLogsCmd(e),
 		newRolloutCmd(e),
 		newRollbackCmd(e),
+		newTokenCmd(e),
+		newAuditCmd(e),
+		newKeysCmd(e),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print Sluice's version",
@@ -111,6 +125,7 @@ Client commands find the server through --server or SLUICE_SERVER.`,
 			},
 		},
 	)
+	root.AddCommand(newApprovalCmds(e)...)
 	return root
 }
 

@@ -27,7 +27,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 
 func newEndpointCreateCmd(e *env) *cobra.Command {
 	var req apiclient.CreateEndpointRequest
-	var file string
+	var file, authMode, approval string
 	cmd := &cobra.Command{
 		Use:   "create NAME (--model MODEL --version VERSION|@ALIAS|latest | -f SPEC.yaml)",
 		Short: "Create an endpoint serving a model version",
@@ -40,13 +40,9 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
 			if file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
-					return err
-				}
 				var spec apiclient.EndpointSpec
-				if err := yaml.UnmarshalStrict(b, &spec); err != nil {
-					return fmt.Errorf("%s: %w", file, err)
+				if err := readSpec(file, &spec); err != nil {
+					return err
 				}
 				if req.Model != "" {
 					spec.Model = req.Model
@@ -57,6 +53,12 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 				req.EndpointSpec = spec
 			} else if req.Model == "" || req.Version == "" {
 				return fmt.Errorf("give --model and --version, or the spec with -f")
+			}
+			if authMode != "" {
+				req.Auth = authMode
+			}
+			if approval != "" {
+				req.Approval = approval
 			}
 			ep, err := e.client().CreateEndpoint(e.ctx, req)
 			if err != nil {
@@ -71,7 +73,9 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 	cmd.Flags().StringVar(&req.Model, "model", "", "model name")
 	cmd.Flags().StringVar(&req.Version, "version", "", "version number, @alias or latest")
 	cmd.Flags().StringVar(&req.Description, "description", "", "what the endpoint is for")
-	cmd.Flags().StringVarP(&file, "file", "f", "", "endpoint spec as YAML or JSON (model, version or traffic, segmentBy, protection)")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "endpoint spec as YAML or JSON (model, version or traffic, segmentBy, protection, auth, approval)")
+	cmd.Flags().StringVar(&authMode, "auth", "", "who may call it: public (default) or token (an API token or client certificate)")
+	cmd.Flags().StringVar(&approval, "approval", "", "required: production changes wait for a second person's approval")
 	return cmd
 }
 

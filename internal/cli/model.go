@@ -28,7 +28,7 @@ func newModelCmd(e *env) *cobra.Command {
 }
 
 func newModelPushCmd(e *env) *cobra.Command {
-	var format, description, signature, urls, protocol string
+	var format, description, signature, urls, protocol, signKey string
 	var timeout time.Duration
 	var labels, metrics, params []string
 	cmd := &cobra.Command{
@@ -120,6 +120,16 @@ failed call once on another replica.`,
 			default:
 				return fmt.Errorf("give the model FILE, or --format http --url URL for a model server")
 			}
+			if signKey != "" {
+				data, err := io.ReadAll(artifact)
+				if err != nil {
+					return fmt.Errorf("reading model file: %w", err)
+				}
+				if md.ArtifactSignature, err = signArtifact(signKey, args[0], data); err != nil {
+					return err
+				}
+				artifact = bytes.NewReader(data)
+			}
 			v, err := e.client().PushVersion(e.ctx, args[0], md, artifact)
 			if err != nil {
 				return err
@@ -137,6 +147,7 @@ failed call once on another replica.`,
 	f.StringArrayVar(&metrics, "metric", nil, "metric k=number, e.g. auc=0.94 (repeatable)")
 	f.StringArrayVar(&params, "param", nil, "runtime parameter k=v, e.g. threads=2 (repeatable)")
 	f.StringVar(&signature, "signature", "", "JSON file with the signature (inputs with features, outputs)")
+	f.StringVar(&signKey, "sign-key", os.Getenv("SLUICE_SIGN_KEY"), "ed25519 private key (sluice keys generate) to sign the artifact with (env SLUICE_SIGN_KEY)")
 	f.StringVar(&urls, "url", "", "--format http: the model's URL on each replica, comma-separated")
 	f.StringVar(&protocol, "protocol", "v2", "--format http: v2 (Open Inference Protocol) or tfserving")
 	f.DurationVar(&timeout, "timeout", 0, "--format http: per-request timeout (default 5s)")

@@ -47,6 +47,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")
 	f.StringVar(logLevel, "log-level", envOr("SLUICE_LOG_LEVEL", "info"), "debug, info, warn or error (env SLUICE_LOG_LEVEL)")
 	f.StringVar(logFormat, "log-format", envOr("SLUICE_LOG_FORMAT", "text"), "text or json (env SLUICE_LOG_FORMAT)")
+	securityFlags(cmd, cfg)
 }
 
 func envOr(key, def string) string {
@@ -168,7 +169,16 @@ it, and prints how to call it. It runs until interrupted; the data stays in --da
 				return err
 			}
 			url := server.URL(addr)
-			if err := deployFile(ctx, e, apiclient.New(url), name, md, data, url, exampleCSV); err != nil {
+			if cfg.Security.TLSCert != "" {
+				url = strings.Replace(url, "http://", "https://", 1)
+			}
+			opts, err := e.clientOptions(url, cfg.DataDir)
+			if err != nil {
+				cancel()
+				<-done
+				return err
+			}
+			if err := deployFile(ctx, e, apiclient.New(url, opts...), name, md, data, url, exampleCSV); err != nil {
 				cancel()
 				<-done
 				return err

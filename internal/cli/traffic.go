@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -43,12 +42,8 @@ or give the whole policy as YAML or JSON with -f. docs/traffic.md has every fiel
 			var p traffic.Policy
 			switch {
 			case file != "":
-				b, err := os.ReadFile(file)
-				if err != nil {
+				if err := readSpec(file, &p); err != nil {
 					return err
-				}
-				if err := yaml.UnmarshalStrict(b, &p); err != nil {
-					return fmt.Errorf("%s: %w", file, err)
 				}
 			case switchBG:
 				ep, err := c.GetEndpoint(e.ctx, args[0])

@@ -44,7 +44,7 @@ const PreviewVersion = "preview"
 // preview), else the one the endpoint's traffic plan picks, sticky by the
 // header the plan names. The backend may be nil or not ready; callers check
 // with Ready and answer notReady.
-func (g *Gateway) resolve(ctx context.Context, name, version string, header func(string) string) (*call, *httpError) {
+func (g *Gateway) resolve(ctx context.Context, name, version string, header func(string) string, remote string) (*call, *httpError) {
 	s := g.snap.Load()
 	if s == nil {
 		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "server is starting: no routing table yet"}
@@ -52,6 +52,11 @@ func (g *Gateway) resolve(ctx context.Context, name, version string, header func
 	ep := s.Endpoints[name]
 	if ep == nil {
 		return nil, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("endpoint %q not found", name)}
+	}
+	if ep.RequireToken {
+		if herr := g.authorize(ctx, ep, header, remote); herr != nil {
+			return nil, herr
+		}
 	}
 	c := &call{ep: ep, header: header}
 	if version == "" {
@@ -91,6 +96,21 @@ func (g *Gateway) resolve(ctx context.Context, name, version string, header func
 	}
 	c.b = b
 	return c, nil
+}
+
+// authorize checks the caller of an endpoint that needs a token.
+func (g *Gateway) authorize(ctx context.Context, ep *Endpoint, header func(string) string, remote string) *httpError {
+	if g.opts.Authorizer == nil {
+		return &httpError{status: http.StatusUnauthorized, msg: fmt.Sprintf("endpoint %q needs a token and this server has no authenticator", ep.Name)}
+	}
+	st, err := g.opts.Authorizer.AuthorizeInference(ctx, header, remote)
+	if err == nil {
+		return nil
+	}
+	if st == 0 {
+		st = http.StatusUnauthorized
+	}
+	return &httpError{status: st, msg: fmt.Sprintf("endpoint %q needs an API token: %v", ep.Name, err)}
 }
 
 // pick applies the endpoint's traffic plan to an unpinned call.
@@ -291,15 +311,20 @@ func (g *Gateway) logPrediction(rid, endpoint string, b *Backend, role string, i
 // readiness answers whether a model (version "" : every version its plan
 // routes to) is ready. A pinned version outside the plan is ready when it
 // is loaded; asking must not load it.
-func (g *Gateway) readiness(ctx context.Context, name, version string) (bool, *httpError) {
+func (g *Gateway) readiness(ctx context.Context, name, version string, header func(string) string, remote string) (bool, *httpError) {
 	if s := g.snap.Load(); s != nil && g.opts.Pinner != nil {
 		if ep := s.Endpoints[name]; ep != nil {
+			if ep.RequireToken {
+				if herr := g.authorize(ctx, ep, header, remote); herr != nil {
+					return false, herr
+				}
+			}
 			if v, err := strconv.Atoi(version); err == nil && ep.Backends[v] == nil {
 				return g.opts.Pinner.IsLoaded(ep.Model, v), nil
 			}
 		}
 	}
-	c, herr := g.resolve(ctx, name, version, nil)
+	c, herr := g.resolve(ctx, name, version, header, remote)
 	if herr != nil {
 		return false, herr
 	}

@@ -70,6 +70,19 @@ type Options struct {
 	Rewards RewardSink
 	// Mirror sizes the shadow/challenger queue.
 	Mirror MirrorOptions
+	// Authorizer checks callers of endpoints with RequireToken; nil
+	// refuses them all (401), so a token endpoint never runs open.
+	Authorizer Authorizer
+}
+
+// Authorizer checks the caller of an endpoint that needs a token. The
+// control plane implements it (with a cache, so the hot path does not wait
+// on the store).
+type Authorizer interface {
+	// AuthorizeInference returns 0 and nil to let the call through, or the
+	// HTTP status (401, 429, 503) and the reason to refuse it. header reads
+	// request headers or gRPC metadata; remote is the client address.
+	AuthorizeInference(ctx context.Context, header func(string) string, remote string) (int, error)
 }
 
 // Gateway serves inference requests from the current Snapshot.
@@ -148,7 +161,7 @@ func (g *Gateway) resolveHTTP(r *http.Request) (*call, *httpError) {
 	if name == "" {
 		name = r.PathValue("endpoint")
 	}
-	return g.resolve(r.Context(), name, r.PathValue("version"), r.Header.Get)
+	return g.resolve(r.Context(), name, r.PathValue("version"), r.Header.Get, r.RemoteAddr)
 }
 
 func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
@@ -183,7 +196,7 @@ func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) modelReady(w http.ResponseWriter, r *http.Request) {
-	ok, herr := g.readiness(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	ok, herr := g.readiness(r.Context(), r.PathValue("name"), r.PathValue("version"), r.Header.Get, r.RemoteAddr)
 	if herr != nil {
 		g.fail(w, herr)
 		return

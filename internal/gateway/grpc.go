@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	grpcmd "google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -158,7 +159,7 @@ func (s *grpcService) ModelReady(ctx context.Context, req *oippb.ModelReadyReque
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name: required field is missing")
 	}
-	ok, herr := s.g.readiness(ctx, req.GetName(), req.GetVersion())
+	ok, herr := s.g.readiness(ctx, req.GetName(), req.GetVersion(), incomingHeader(ctx), peerAddr(ctx))
 	if herr != nil {
 		return nil, grpcStatus(herr)
 	}
@@ -169,7 +170,7 @@ func (s *grpcService) ModelMetadata(ctx context.Context, req *oippb.ModelMetadat
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name: required field is missing")
 	}
-	c, herr := s.g.resolve(ctx, req.GetName(), req.GetVersion(), nil)
+	c, herr := s.g.resolve(ctx, req.GetName(), req.GetVersion(), incomingHeader(ctx), peerAddr(ctx))
 	if herr != nil {
 		return nil, grpcStatus(herr)
 	}
@@ -230,7 +231,7 @@ func (g *Gateway) modelInfer(ctx context.Context, rid string, m *oippb.ModelInfe
 	if m.GetModelName() == "" {
 		return nil, &httpError{status: http.StatusBadRequest, msg: "model_name: required field is missing"}
 	}
-	c, herr := g.resolve(ctx, m.GetModelName(), m.GetModelVersion(), incomingHeader(ctx))
+	c, herr := g.resolve(ctx, m.GetModelName(), m.GetModelVersion(), incomingHeader(ctx), peerAddr(ctx))
 	if herr != nil {
 		return nil, herr
 	}
@@ -279,6 +280,10 @@ func grpcStatus(e *httpError) error {
 		c = codes.Canceled
 	case http.StatusServiceUnavailable:
 		c = codes.Unavailable
+	case http.StatusUnauthorized:
+		c = codes.Unauthenticated
+	case http.StatusForbidden:
+		c = codes.PermissionDenied
 	case http.StatusGatewayTimeout:
 		c = codes.DeadlineExceeded
 	default:
@@ -357,6 +362,15 @@ func (h *healthServer) Watch(req *healthpb.HealthCheckRequest, stream healthpb.H
 
 // incomingHeader reads a gRPC request's metadata like an HTTP header
 // (sticky and segment keys).
+// peerAddr is the gRPC client's address, for counting failed
+// authentications per client.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
 func incomingHeader(ctx context.Context) func(string) string {
 	md, _ := grpcmd.FromIncomingContext(ctx)
 	return func(name string) string {

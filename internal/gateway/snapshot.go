@@ -34,6 +34,9 @@ type Endpoint struct {
 	SegmentHeader, SegmentFeature string
 	// Guard limits and protects the endpoint; nil means no protection.
 	Guard *Guard
+	// RequireToken makes every call to the endpoint (metadata, readiness,
+	// inference; REST and gRPC) pass Options.Authorizer first.
+	RequireToken bool
 }
 
 // Backend is one loaded model version.

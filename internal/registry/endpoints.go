@@ -35,7 +35,22 @@ type EndpointSpec struct {
 	Protection *Protection `json:"protection,omitempty"`
 	// Rolling is a stepwise shift in progress (or finished, or halted).
 	Rolling *Rolling `json:"rolling,omitempty"`
+	// Auth is who may call the endpoint's inference routes: "public"
+	// (default, anyone) or "token" (a valid API token of any role, or a
+	// verified client certificate), over REST and gRPC.
+	Auth string `json:"auth,omitempty"`
+	// Approval "required" makes production changes (rollouts) wait for a
+	// second person with the approver role; "" or "none" does not.
+	Approval string `json:"approval,omitempty"`
 }
+
+// Endpoint auth and approval settings.
+const (
+	AuthPublic       = "public"
+	AuthToken        = "token"
+	ApprovalRequired = "required"
+	ApprovalNone     = "none"
+)
 
 // Protection limits an endpoint's load and protects its callers from a
 // failing candidate.
@@ -75,6 +90,16 @@ func (p *Protection) validate() error {
 func (sp *EndpointSpec) Validate() error {
 	if sp.Model == "" {
 		return fmt.Errorf("%w: model: must not be empty", ErrInvalid)
+	}
+	switch sp.Auth {
+	case "", AuthPublic, AuthToken:
+	default:
+		return fmt.Errorf("%w: auth: %q is not one of public, token", ErrInvalid, sp.Auth)
+	}
+	switch sp.Approval {
+	case "", ApprovalNone, ApprovalRequired:
+	default:
+		return fmt.Errorf("%w: approval: %q is not one of required, none", ErrInvalid, sp.Approval)
 	}
 	if sp.Protection != nil {
 		if err := sp.Protection.validate(); err != nil {
@@ -415,6 +440,7 @@ func (s *Service) buildEndpoint(ctx context.Context, name string, sp EndpointSpe
 	if sp.Protection != nil {
 		ep.Guard = s.guardFor(name, *sp.Protection, stableVersion(policy))
 	}
+	ep.RequireToken = sp.Auth == AuthToken
 	return ep, nil
 }
 

@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/batching"
+	"github.com/sluicehq/sluice/internal/signing"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -37,6 +40,11 @@ type Options struct {
 	// endpoint routes to are evicted least-recently-used above it. 0 means
 	// no limit.
 	ModelMemory int64
+	// TrustedKeys verify artifact signatures at push and load.
+	TrustedKeys signing.Keyring
+	// RequireSignature refuses versions without a valid signature by one of
+	// TrustedKeys: pushes fail, and stored versions are not loaded.
+	RequireSignature bool
 }
 
 // Service is the registry and endpoint manager.
@@ -92,6 +100,9 @@ type PushRequest struct {
 	Actor  string
 	// Artifact is the model file.
 	Artifact []byte
+	// ArtifactSignature signs the artifact's digest and the model name
+	// (signing.SignArtifact); nil when unsigned.
+	ArtifactSignature *signing.Signature
 }
 
 // Errors the API maps to status codes.
@@ -126,6 +137,11 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 	}
 	if _, _, err := batching.ParseParams(req.Params); err != nil {
 		return store.Version{}, fmt.Errorf("%w: params: %v", ErrInvalid, err)
+	}
+	sum := sha256.Sum256(req.Artifact)
+	asig, err := s.checkSignature(req.Model, hex.EncodeToString(sum[:]), req.ArtifactSignature)
+	if err != nil {
+		return store.Version{}, err
 	}
 	m, err := s.formats.Load(ctx, format, req.Artifact, opts)
 	if err != nil {
@@ -165,7 +181,7 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 	v, err := s.db.CreateVersion(ctx, store.Version{
 		Model: req.Model, Format: format, Digest: digest, Size: size,
 		Description: req.Description, Labels: req.Labels, Metrics: req.Metrics,
-		Signature: sigJSON, Params: params, CreatedBy: req.Actor,
+		Signature: sigJSON, Params: params, CreatedBy: req.Actor, ArtifactSignature: asig,
 	})
 	if err != nil {
 		closeModel(m)
@@ -176,6 +192,30 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 	s.loaded.put(b.Key, b, modelSize(m, v.Size))
 	s.syncAfterWrite(ctx) // endpoints following "latest" move now
 	return v, nil
+}
+
+// ErrSignature marks a missing or bad artifact signature on a server that
+// requires one, or a signature by an untrusted key.
+var ErrSignature = errors.New("artifact signature")
+
+// checkSignature verifies sig for an artifact of model with digest (hex)
+// against the trusted keys and returns it encoded for the store. Without
+// trusted keys a signature is kept unverified (a server that requires
+// signatures checks it at load); with RequireSignature a missing one fails.
+func (s *Service) checkSignature(model, digest string, sig *signing.Signature) (json.RawMessage, error) {
+	if sig == nil {
+		if s.opts.RequireSignature {
+			return nil, fmt.Errorf("%w: %s is not signed and this server requires versions signed by a trusted key (--require-signature); push with --sign-key", ErrSignature, model)
+		}
+		return nil, nil
+	}
+	if s.opts.TrustedKeys != nil {
+		if err := s.opts.TrustedKeys.VerifyArtifact(*sig, model, digest); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v (trusted keys: %s)", ErrSignature, model, err, strings.Join(s.opts.TrustedKeys.IDs(), ", "))
+		}
+	}
+	b, err := json.Marshal(sig)
+	return b, err
 }
 
 // paramSignature marks a version whose stored signature was given by the
@@ -231,6 +271,18 @@ func (s *Service) backend(ctx context.Context, v store.Version) *gateway.Backend
 }
 
 func (s *Service) load(ctx context.Context, v store.Version) (inference.Model, error) {
+	if s.opts.RequireSignature {
+		var sig *signing.Signature
+		if len(v.ArtifactSignature) > 0 {
+			sig = new(signing.Signature)
+			if err := json.Unmarshal(v.ArtifactSignature, sig); err != nil {
+				return nil, fmt.Errorf("refusing to load %s version %d: stored artifact signature: %w", v.Model, v.Version, err)
+			}
+		}
+		if _, err := s.checkSignature(v.Model, v.Digest, sig); err != nil {
+			return nil, fmt.Errorf("refusing to load %s version %d: %w", v.Model, v.Version, err)
+		}
+	}
 	data, err := s.Artifact(ctx, v.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("reading artifact %s: %w", v.Digest, err)

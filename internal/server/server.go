@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,9 +18,12 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/artifact"
+	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/oip"
@@ -71,6 +75,12 @@ type Config struct {
 	// ONNXRuntimeLib is the path of the ONNX Runtime shared library; empty
 	// means SLUICE_ONNXRUNTIME_LIB or the default places.
 	ONNXRuntimeLib string
+	// Security configures authentication, TLS, signatures and the audit trail.
+	Security Security
+	// ReadTimeout, WriteTimeout and IdleTimeout bound slow clients (0: 10m,
+	// 10m, 2m). They cover whole requests and answers, so pushes of large
+	// artifacts must finish within them.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// Logger receives the server's logs.
 	Logger *slog.Logger
 }
@@ -101,6 +111,15 @@ func (c *Config) Defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 10 * time.Minute
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Minute
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
 }
 
 // Run serves until ctx ends, then drains. ready, if not nil, is called with
@@ -127,6 +146,11 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return fmt.Errorf("opening artifact directory: %w", err)
 	}
 
+	sec, err := setupSecurity(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+
 	gateway.Version = version.Version
 	plog, plogDir, err := openPredictionLog(cfg, log)
 	if err != nil {
@@ -134,7 +158,8 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	dp := api.DataPlane{Live: monitor.NewLive(), Comparison: monitor.NewComparison(), Outcomes: monitor.NewOutcomes()}
 	recent := monitor.NewRecent(cfg.FeedbackMemory, cfg.FeedbackHorizon)
-	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory, Counter: dp.Live})
+	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory, Counter: dp.Live,
+		TrustedKeys: sec.trusted, RequireSignature: cfg.Security.RequireSignature})
 
 	gw := gateway.New(gateway.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -146,6 +171,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		Rewards:    reg,
 		Mirror:     gateway.MirrorOptions{Queue: cfg.MirrorQueue},
 		PredLog:    plog,
+		Authorizer: sec.authn,
 	})
 	dp.Gateway = gw
 	reg.Attach(gw)
@@ -159,17 +185,30 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
-	api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, Rollouts: rollouts}).Register(mux)
+	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts})
+	controlAPI.Register(mux)
+	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))
+	if sec.tls != nil && sec.tls.ClientCAs != nil {
+		handler = auth.CertMiddleware(handler)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if sec.tls != nil {
+		ln = tls.NewListener(ln, sec.tls)
+		scheme = "https"
 	}
 	var gs *gateway.GRPCServer
 	var gln net.Listener
@@ -178,10 +217,14 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 			ln.Close()
 			return fmt.Errorf("listening on %s for gRPC: %w", cfg.GRPCAddr, err)
 		}
-		gs = gw.NewGRPCServer()
+		var gopts []grpc.ServerOption
+		if sec.tls != nil {
+			gopts = append(gopts, grpc.Creds(credentials.NewTLS(sec.tls)))
+		}
+		gs = gw.NewGRPCServer(gopts...)
 		log.Info("sluice serving gRPC", "grpc_addr", gln.Addr().String())
 	}
-	log.Info("sluice serving", "addr", ln.Addr().String(), "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String(), "startup", time.Since(start).Round(time.Millisecond))
+	log.Info("sluice serving", "addr", ln.Addr().String(), "scheme", scheme, "auth", !cfg.Security.AuthOff, "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String(), "startup", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -213,6 +256,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
 	g.Go(func() error { return rollouts.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })
+	if sec.signKey != nil {
+		g.Go(func() error { return signAuditHeads(gctx, db, sec.signKey, cfg.Security.AuditSignInterval, log) })
+	}
 	if plog != nil {
 		g.Go(func() error { return plog.Run(gctx) })
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/audit"
 )
 
 // AliasChange records one move or deletion of an alias.
@@ -81,8 +83,10 @@ func (db *DB) SetAlias(ctx context.Context, model, alias string, version int, ac
 			model, alias, version, ts, actor); err != nil {
 			return err
 		}
-		ch.Revision, err = recordAliasChange(ctx, r, ch, ts)
-		return err
+		if ch.Revision, err = recordAliasChange(ctx, r, ch, ts); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, aliasAudit("alias.set", ch))
 	})
 	if err != nil {
 		return AliasChange{}, fmt.Errorf("setting alias %q of model %q: %w", alias, model, err)
@@ -118,8 +122,10 @@ func (db *DB) DeleteAlias(ctx context.Context, model, alias, actor string) error
 		}
 		ts, at := db.timestamp()
 		ch := AliasChange{Model: model, Alias: alias, Previous: prev, ChangedAt: at, ChangedBy: actor}
-		_, err = recordAliasChange(ctx, r, ch, ts)
-		return err
+		if _, err = recordAliasChange(ctx, r, ch, ts); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, aliasAudit("alias.delete", ch))
 	})
 	if err != nil {
 		return fmt.Errorf("deleting alias %q of model %q: %w", alias, model, err)
@@ -156,6 +162,18 @@ func (db *DB) AliasHistory(ctx context.Context, model string) ([]AliasChange, er
 		return nil, fmt.Errorf("model %q: alias history: %w", model, err)
 	}
 	return hist, nil
+}
+
+// aliasAudit is the audit record of an alias move or deletion.
+func aliasAudit(action string, ch AliasChange) audit.Change {
+	c := audit.Change{Action: action, Object: "model/" + ch.Model + "/alias/" + ch.Alias, At: ch.ChangedAt}
+	if ch.Previous != 0 {
+		c.Before = map[string]int{"version": ch.Previous}
+	}
+	if ch.Version != 0 {
+		c.After = map[string]int{"version": ch.Version}
+	}
+	return c
 }
 
 // lockModel checks that the model exists and, on PostgreSQL, locks its row

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/audit"
 	"time"
 )
 
@@ -46,9 +47,12 @@ func (db *DB) AddVersionCheck(ctx context.Context, c VersionCheck) (VersionCheck
 		if err := r.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM version_checks WHERE model = ? AND version = ?`, c.Model, c.Version).Scan(&c.Seq); err != nil {
 			return err
 		}
-		_, err := r.exec(ctx, `INSERT INTO version_checks (model, version, seq, at, source, passed, results) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			c.Model, c.Version, c.Seq, ts, c.Source, passed, string(c.Results))
-		return err
+		if _, err := r.exec(ctx, `INSERT INTO version_checks (model, version, seq, at, source, passed, results) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			c.Model, c.Version, c.Seq, ts, c.Source, passed, string(c.Results)); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "model.check", Object: fmt.Sprintf("model/%s@%d", c.Model, c.Version),
+			After: map[string]any{"source": c.Source, "passed": c.Passed, "seq": c.Seq}, At: at})
 	})
 	if err != nil {
 		return VersionCheck{}, fmt.Errorf("recording checks of %s version %d: %w", c.Model, c.Version, err)

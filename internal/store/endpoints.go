@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/audit"
 )
 
 // Endpoint is a named, revisioned spec document. The store does not
@@ -61,7 +63,10 @@ func (db *DB) CreateEndpoint(ctx context.Context, name string, spec json.RawMess
 			}
 			return err
 		}
-		return recordEndpointChange(ctx, r, ep, ts, false)
+		if err := recordEndpointChange(ctx, r, ep, ts, false); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "endpoint.create", Object: "endpoint/" + name, After: ep.Spec, At: at})
 	})
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("creating endpoint %q: %w", name, err)
@@ -179,7 +184,10 @@ func (db *DB) updateEndpointTx(ctx context.Context, r runner, name string, fn fu
 		string(out.Spec), out.Revision, ts, name); err != nil {
 		return Endpoint{}, nil, err
 	}
-	return out, nil, recordEndpointChange(ctx, r, out, ts, false)
+	if err := recordEndpointChange(ctx, r, out, ts, false); err != nil {
+		return Endpoint{}, nil, err
+	}
+	return out, nil, db.audit(ctx, r, audit.Change{Action: "endpoint.update", Object: "endpoint/" + name, Before: cur.Spec, After: out.Spec, At: at})
 }
 
 // ReplaceEndpoint stores spec as the endpoint's next revision if the
@@ -210,7 +218,10 @@ func (db *DB) DeleteEndpoint(ctx context.Context, name string) error {
 		}
 		ts, _ := db.timestamp()
 		cur.Revision++
-		return recordEndpointChange(ctx, r, cur, ts, true)
+		if err := recordEndpointChange(ctx, r, cur, ts, true); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "endpoint.delete", Object: "endpoint/" + name, Before: cur.Spec, At: fromNanos(ts)})
 	})
 	if err != nil {
 		return fmt.Errorf("deleting endpoint %q: %w", name, err)

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/audit"
 )
 
 // Version is one immutable, numbered version of a model.
@@ -39,6 +41,10 @@ type Version struct {
 	CreatedAt time.Time
 	// CreatedBy is the actor who pushed the version.
 	CreatedBy string
+	// ArtifactSignature is the artifact's detached signature as JSON
+	// ({"keyId":...,"signature":...}, see package signing), stored and
+	// returned verbatim. Nil when the version is unsigned.
+	ArtifactSignature json.RawMessage
 	// Aliases are the aliases currently pointing here, sorted. Filled on read;
 	// ignored by CreateVersion.
 	Aliases []string
@@ -63,7 +69,7 @@ type ModelSummary struct {
 	UpdatedAt time.Time
 }
 
-const versionColumns = `model, version, format, digest, size, description, labels, metrics, signature, params, created_at, created_by`
+const versionColumns = `model, version, format, digest, size, description, labels, metrics, signature, params, created_at, created_by, artifact_signature`
 
 // CreateVersion stores v as the model's next version, creating the model if
 // it does not exist, and returns it with Version and CreatedAt filled in.
@@ -99,13 +105,15 @@ func (db *DB) CreateVersion(ctx context.Context, v Version) (Version, error) {
 			WHERE name = ? RETURNING latest_version`, nowNS, v.Model).Scan(&v.Version); err != nil {
 			return err
 		}
-		if _, err := r.exec(ctx, `INSERT INTO versions (`+versionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := r.exec(ctx, `INSERT INTO versions (`+versionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.Model, v.Version, v.Format, v.Digest, v.Size, v.Description, labels, metrics,
-			string(v.Signature), params, created, v.CreatedBy); err != nil {
+			string(v.Signature), params, created, v.CreatedBy, string(v.ArtifactSignature)); err != nil {
 			return err
 		}
-		_, err := bumpRevision(ctx, r)
-		return err
+		if _, err := bumpRevision(ctx, r); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "model.push", Object: fmt.Sprintf("model/%s@%d", v.Model, v.Version), After: versionAudit(v), At: fromNanos(nowNS)})
 	})
 	if err != nil {
 		return Version{}, fmt.Errorf("model %q: creating version: %w", v.Model, err)
@@ -126,6 +134,9 @@ func normalizeVersion(v Version) Version {
 	}
 	if len(v.Signature) == 0 {
 		v.Signature = nil
+	}
+	if len(v.ArtifactSignature) == 0 {
+		v.ArtifactSignature = nil
 	}
 	return v
 }
@@ -158,13 +169,16 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanVersion(s scanner) (Version, error) {
 	var (
-		v                                  Version
-		labels, metrics, signature, params string
-		created                            int64
+		v                                        Version
+		labels, metrics, signature, params, asig string
+		created                                  int64
 	)
 	if err := s.Scan(&v.Model, &v.Version, &v.Format, &v.Digest, &v.Size, &v.Description,
-		&labels, &metrics, &signature, &params, &created, &v.CreatedBy); err != nil {
+		&labels, &metrics, &signature, &params, &created, &v.CreatedBy, &asig); err != nil {
 		return Version{}, err
+	}
+	if asig != "" {
+		v.ArtifactSignature = json.RawMessage(asig)
 	}
 	v.CreatedAt = fromNanos(created)
 	if signature != "" {
@@ -375,15 +389,47 @@ func (db *DB) SetModelDescription(ctx context.Context, name, description string)
 	if err := validateText("description", description); err != nil {
 		return err
 	}
-	ts, _ := db.timestamp()
-	res, err := db.r().exec(ctx, `UPDATE models SET description = ?, updated_at = ? WHERE name = ?`, description, ts, name)
-	if err != nil {
+	err := db.inTx(ctx, func(r runner) error {
+		var before string
+		err := r.queryRow(ctx, `SELECT description FROM models WHERE name = ?`+r.forUpdate(), name).Scan(&before)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("model %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		ts, _ := db.timestamp()
+		if _, err := r.exec(ctx, `UPDATE models SET description = ?, updated_at = ? WHERE name = ?`, description, ts, name); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "model.describe", Object: "model/" + name, At: fromNanos(ts),
+			Before: map[string]string{"description": before}, After: map[string]string{"description": description}})
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("model %q: setting description: %w", name, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("model %q: %w", name, ErrNotFound)
+	return err
+}
+
+// versionAudit is the state a model.push event records.
+func versionAudit(v Version) map[string]any {
+	m := map[string]any{"format": v.Format, "digest": "sha256:" + v.Digest, "size": v.Size}
+	if v.Description != "" {
+		m["description"] = v.Description
 	}
-	return nil
+	if v.Labels != nil {
+		m["labels"] = v.Labels
+	}
+	if v.Metrics != nil {
+		m["metrics"] = v.Metrics
+	}
+	if v.Params != nil {
+		m["params"] = v.Params
+	}
+	if v.ArtifactSignature != nil {
+		m["artifact_signature"] = v.ArtifactSignature
+	}
+	return m
 }
 
 // modelExists returns nil if the model exists, else a wrapped ErrNotFound.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/audit"
 	"sort"
 	"time"
 )
@@ -100,7 +101,10 @@ func (db *DB) CreateRollout(ctx context.Context, ro Rollout, events []RolloutEve
 			}
 			return err
 		}
-		return appendRolloutEvents(ctx, r, ro.Name, ts, events)
+		if err := appendRolloutEvents(ctx, r, ro.Name, ts, events); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "rollout.create", Object: "rollout/" + ro.Name, After: ro.Spec, At: at})
 	})
 	if err != nil {
 		return Rollout{}, fmt.Errorf("creating rollout %q: %w", ro.Name, err)
@@ -201,7 +205,17 @@ func (db *DB) WriteRollout(ctx context.Context, name string, w RolloutWrite) (Ro
 			string(out.Spec), string(out.Status), out.Phase, out.Generation, ts, name); err != nil {
 			return err
 		}
-		return appendRolloutEvents(ctx, r, name, ts, w.Events)
+		if err := appendRolloutEvents(ctx, r, name, ts, w.Events); err != nil {
+			return err
+		}
+		// Status refreshes are not audited; a new phase, a new spec or a
+		// traffic change is.
+		if out.Phase == cur.Phase && w.Spec == nil && w.Endpoint == nil {
+			return nil
+		}
+		return db.audit(ctx, r, audit.Change{Action: "rollout.update", Object: "rollout/" + name,
+			Before: map[string]any{"phase": cur.Phase, "generation": cur.Generation},
+			After:  map[string]any{"phase": out.Phase, "generation": out.Generation}, At: at})
 	})
 	if fnErr != nil {
 		return Rollout{}, Endpoint{}, fnErr
@@ -218,14 +232,17 @@ func (db *DB) DeleteRollout(ctx context.Context, name string) error {
 		return err
 	}
 	err := db.inTx(ctx, func(r runner) error {
-		if _, err := getRollout(ctx, r, name, true); err != nil {
+		cur, err := getRollout(ctx, r, name, true)
+		if err != nil {
 			return err
 		}
 		if _, err := r.exec(ctx, `DELETE FROM rollout_events WHERE rollout = ?`, name); err != nil {
 			return err
 		}
-		_, err := r.exec(ctx, `DELETE FROM rollouts WHERE name = ?`, name)
-		return err
+		if _, err := r.exec(ctx, `DELETE FROM rollouts WHERE name = ?`, name); err != nil {
+			return err
+		}
+		return db.audit(ctx, r, audit.Change{Action: "rollout.delete", Object: "rollout/" + name, Before: cur.Spec})
 	})
 	if err != nil {
 		return fmt.Errorf("deleting rollout %q: %w", name, err)

@@ -197,6 +197,9 @@ func validateVersion(v Version) error {
 			return invalid(fmt.Sprintf("metrics[%q]", k), "", "must be a finite number")
 		}
 	}
+	if err := validateJSON("artifact signature", v.ArtifactSignature, false); err != nil {
+		return err
+	}
 	return validateJSON("signature", v.Signature, false)
 }
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/cli"
 )
 
@@ -39,10 +40,15 @@ func sluiceCmd(ctx context.Context, args ...string) *exec.Cmd {
 
 // server is a running `sluice server`.
 type server struct {
-	URL  string
-	cmd  *exec.Cmd
-	logs *logBuffer
-	done chan error
+	URL string
+	// DataDir is the server's data directory; Token the admin token its
+	// first start wrote there (empty with --auth=off, or for a second
+	// node on a shared store: copy the first node's).
+	DataDir string
+	Token   string
+	cmd     *exec.Cmd
+	logs    *logBuffer
+	done    chan error
 }
 
 type logBuffer struct {
@@ -57,6 +63,12 @@ var addrRe = regexp.MustCompile(`addr=(\S+)`)
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--poll-interval", "200ms"}, extra...)
+	dataDir := ""
+	for i, a := range args[:len(args)-1] {
+		if a == "--data-dir" {
+			dataDir = args[i+1]
+		}
+	}
 	cmd := sluiceCmd(context.Background(), args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -65,7 +77,7 @@ func startServer(t *testing.T, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, logs: &logBuffer{lines: make(chan string, 1024)}, done: make(chan error, 1)}
+	s := &server{DataDir: dataDir, cmd: cmd, logs: &logBuffer{lines: make(chan string, 1024)}, done: make(chan error, 1)}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -88,6 +100,12 @@ func startServer(t *testing.T, extra ...string) *server {
 					t.Fatalf("no addr in %q", line)
 				}
 				s.URL = "http://" + m[1]
+				if strings.Contains(line, "scheme=https") {
+					s.URL = "https://" + m[1]
+				}
+				if b, err := os.ReadFile(filepath.Join(dataDir, "admin.token")); err == nil {
+					s.Token = strings.TrimSpace(string(b))
+				}
 				go s.drainLogs()
 				return s
 			}
@@ -133,6 +151,9 @@ func (s *server) cli(t *testing.T, args ...string) string {
 func (s *server) cliResult(args ...string) (stdout, stderr string, code int) {
 	cmd := sluiceCmd(context.Background(), args...)
 	cmd.Env = append(cmd.Env, "SLUICE_SERVER="+s.URL)
+	if s.Token != "" {
+		cmd.Env = append(cmd.Env, "SLUICE_TOKEN="+s.Token)
+	}
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -144,6 +165,11 @@ func (s *server) cliResult(args ...string) (stdout, stderr string, code int) {
 		}
 	}
 	return o.String(), e.String(), code
+}
+
+// client returns an API client with the server's admin token.
+func (s *server) client() *apiclient.Client {
+	return apiclient.New(s.URL, apiclient.WithToken(s.Token))
 }
 
 // cliJSON runs a client command with -o json and decodes its output.

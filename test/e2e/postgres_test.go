@@ -19,6 +19,10 @@ func TestTwoNodesSharePostgres(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	a := startServer(t, "--store", dsn, "--data-dir", t.TempDir())
 	b := startServer(t, "--store", dsn, "--data-dir", t.TempDir())
+	if a.Token == "" || b.Token != "" {
+		t.Fatalf("admin token files: first node %q, second node %q; want only the first (one bootstrap per store)", a.Token, b.Token)
+	}
+	b.Token = a.Token
 	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
 	a.cli(t, "model", "push", "bc", model)
 	a.cli(t, "model", "push", "bc", model)

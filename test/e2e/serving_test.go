@@ -174,7 +174,7 @@ func TestServeEveryFixture(t *testing.T) {
 	}
 	s := startServer(t, extra...)
 	var info apiclient.ServerInfo
-	c := apiclient.New(s.URL)
+	c := s.client()
 	info, err := c.Info(t.Context())
 	must(t, err, "info")
 
@@ -376,7 +376,7 @@ func TestSwitchVersionsUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	c := apiclient.New(s.URL)
+	c := s.client()
 	for i := 0; i < 40; i++ {
 		v := strconv.Itoa(1 + i%2)
 		if _, err := c.UpdateEndpoint(t.Context(), "bc", apiclient.UpdateEndpointRequest{Version: v}); err != nil {
