@@ -98,6 +98,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "POST /api/v1/endpoints", auth.Deployer, a.createEndpoint)
 	a.handle(mux, "GET /api/v1/endpoints/{name}", auth.Viewer, a.getEndpoint)
 	a.handle(mux, "PATCH /api/v1/endpoints/{name}", auth.Deployer, a.updateEndpoint)
+	a.handle(mux, "PUT /api/v1/endpoints/{name}", auth.Deployer, a.putEndpoint)
 	a.handle(mux, "DELETE /api/v1/endpoints/{name}", auth.Deployer, a.deleteEndpoint)
 	a.handle(mux, "GET /api/v1/endpoints/{name}/history", auth.Viewer, a.endpointHistory)
 	a.handle(mux, "PUT /api/v1/endpoints/{name}/traffic", auth.Deployer, a.setTraffic)

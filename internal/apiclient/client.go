@@ -351,3 +351,15 @@ func (c *Client) Logs(ctx context.Context, endpoint string, query url.Values) (i
 	}
 	return resp.Body, nil
 }
+
+// PutEndpoint creates or replaces an endpoint's spec (idempotent); with
+// dryRun it only says what would change.
+func (c *Client) PutEndpoint(ctx context.Context, name string, spec EndpointSpec, dryRun bool) (PutEndpointResult, error) {
+	var out PutEndpointResult
+	path := "/api/v1/endpoints/" + url.PathEscape(name)
+	if dryRun {
+		path += "?dryRun=true"
+	}
+	err := c.do(ctx, http.MethodPut, path, spec, &out)
+	return out, err
+}

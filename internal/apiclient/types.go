@@ -261,3 +261,23 @@ const (
 	// CodeRateLimited: too many failed authentications from this client (429).
 	CodeRateLimited = "rate_limited"
 )
+
+// Results of a declarative apply.
+const (
+	ResultCreated   = "created"
+	ResultUpdated   = "updated"
+	ResultUnchanged = "unchanged"
+)
+
+// PutEndpointResult answers PUT /api/v1/endpoints/{name}, the declarative
+// create-or-replace of an endpoint.
+type PutEndpointResult struct {
+	Endpoint Endpoint `json:"endpoint"`
+	// Result is created, updated or unchanged (with DryRun: what would be).
+	Result string `json:"result"`
+	// ManagedBy names the rollouts that own the endpoint's traffic
+	// (version and traffic policy) when the request's differ from it: the
+	// request's were left out.
+	ManagedBy []string `json:"managedBy,omitempty"`
+	DryRun    bool     `json:"dryRun,omitempty"`
+}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/version"
@@ -52,6 +53,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.Is(err, errDiffers) {
+			return 1
+		}
 		fmt.Fprintln(stderr, "Error:", describe(err))
 		var ae *apiclient.Error
 		if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
@@ -95,11 +99,11 @@ on its first start (when the server runs on this machine).`,
 		server = DefaultServer
 	}
 	root.PersistentFlags().StringVar(&e.server, "server", server, "Sluice server URL (env SLUICE_SERVER)")
-	root.PersistentFlags().StringVarP(&e.output, "output", "o", "table", "output format: table or json")
+	root.PersistentFlags().StringVarP(&e.output, "output", "o", "table", "output format: table, json or yaml")
 	clientFlags(root, &e.creds)
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		if e.output != "table" && e.output != "json" {
-			return fmt.Errorf("--output: %q is not one of table, json", e.output)
+		if e.output != "table" && e.output != "json" && e.output != "yaml" {
+			return fmt.Errorf("--output: %q is not one of table, json, yaml", e.output)
 		}
 		return nil
 	}
@@ -113,6 +117,9 @@ on its first start (when the server runs on this machine).`,
 		newLogsCmd(e),
 		newRolloutCmd(e),
 		newRollbackCmd(e),
+		newApplyCmd(e),
+		newDiffCmd(e),
+		newGetCmd(e),
 		newTokenCmd(e),
 		newAuditCmd(e),
 		newKeysCmd(e),
@@ -146,10 +153,19 @@ func (e *env) table(header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
-// emit prints v as JSON with -o json, else calls tableFn.
+// emit prints v as JSON with -o json, as YAML with -o yaml, else calls
+// tableFn.
 func (e *env) emit(v any, tableFn func() error) error {
-	if e.output == "json" {
+	switch e.output {
+	case "json":
 		return e.printJSON(v)
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(b)
+		return err
 	}
 	return tableFn()
 }

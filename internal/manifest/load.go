@@ -131,38 +131,56 @@ func parseDocument(file, dir string, n *yaml.Node) (Document, error) {
 	return d, d.Validate()
 }
 
-// isManifest reports whether a directory entry is read by LoadPath.
+// isManifest reports whether a directory entry is read by Load.
 func isManifest(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
+	case ".yaml", ".yml":
 		return !strings.HasPrefix(filepath.Base(name), ".")
 	}
 	return false
 }
 
-// Load reads a file or, recursively, a directory's *.yaml, *.yml and
-// *.json files, in name order, and returns their documents in dependency
-// order (Models, then Endpoints, then Rollouts; file order within a kind).
-// "-" reads stdin from r, with relative paths resolved against the
-// working directory. Two documents of one kind and name are an error.
-func Load(path string, stdin io.Reader) ([]Document, error) {
-	var files []string
+// Load reads files (YAML or JSON) and, recursively, directories' *.yaml and
+// *.yml files (in name order; JSON files there are taken for model
+// artifacts and skipped), and returns their documents in dependency order
+// (Models, then Endpoints, then Rollouts; file order within a kind). "-"
+// reads stdin, with relative paths resolved against the working
+// directory. Two documents of one kind and name are an error.
+func Load(stdin io.Reader, paths ...string) ([]Document, error) {
+	var all []Document
+	var errs []error
+	for _, path := range paths {
+		docs, err := loadPath(stdin, path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, docs...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%s: no documents", strings.Join(paths, ", "))
+	}
+	return order(all)
+}
+
+func loadPath(stdin io.Reader, path string) ([]Document, error) {
 	if path == "-" {
 		data, err := io.ReadAll(io.LimitReader(stdin, MaxFileBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("reading stdin: %w", err)
 		}
-		docs, err := Parse("<stdin>", ".", data)
-		if err != nil {
-			return nil, err
-		}
-		return order(docs)
+		return Parse("<stdin>", ".", data)
 	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
+	files := []string{path}
 	if info.IsDir() {
+		files = nil
 		err := filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -179,10 +197,8 @@ func Load(path string, stdin io.Reader) ([]Document, error) {
 			return nil, err
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("%s: no .yaml, .yml or .json files", path)
+			return nil, fmt.Errorf("%s: no .yaml or .yml files", path)
 		}
-	} else {
-		files = []string{path}
 	}
 	var all []Document
 	var errs []error
@@ -199,10 +215,7 @@ func Load(path string, stdin io.Reader) ([]Document, error) {
 		}
 		all = append(all, docs...)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return order(all)
+	return all, errors.Join(errs...)
 }
 
 func readFile(path string) ([]byte, error) {

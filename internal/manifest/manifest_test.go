@@ -32,7 +32,7 @@ func TestBadFiles(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: first line must be # want: ...", f)
 			}
-			_, err = Load(f, nil)
+			_, err = Load(nil, f)
 			if err == nil {
 				t.Fatalf("Load(%s) = nil error, want %q", f, want)
 			}
@@ -44,7 +44,7 @@ func TestBadFiles(t *testing.T) {
 }
 
 func TestGoodFileOrderAndFields(t *testing.T) {
-	docs, err := Load("testdata/good", nil)
+	docs, err := Load(nil, "testdata/good")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestGoodFileOrderAndFields(t *testing.T) {
 
 // TestRoundTrip checks that Marshal's output parses to the same objects.
 func TestRoundTrip(t *testing.T) {
-	docs, err := Load("testdata/good", nil)
+	docs, err := Load(nil, "testdata/good")
 	if err != nil {
 		t.Fatal(err)
 	}
