@@ -73,6 +73,13 @@
 // faster candidate cannot fail. Pass needs d's interval below
 // Criterion.Margin and the quantile within tolerance.
 //
+// # Planning
+//
+// power.go answers, before a rollout, how many samples a comparison needs
+// to reach its verdict with a given power (ProportionSampleSize,
+// MeanSampleSize, PairedSampleSize), from the same confidence sequences
+// the tests decide on; simulation checks the figures (plan_test.go).
+//
 // # Gate metrics
 //
 // metrics.go computes the scores a candidate must reach on a holdout file
