@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/audit"
@@ -69,6 +70,9 @@ type API struct {
 	log   *slog.Logger
 	opts  Options
 	roles map[string]auth.Role // least role by route pattern, filled by handle
+	// started is when this API (and the process's monitors) started
+	// counting, the window of the facts it reports.
+	started time.Time
 }
 
 // New returns the API over a registry service.
@@ -76,7 +80,7 @@ func New(reg *registry.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{reg: reg, log: opts.Logger, opts: opts, roles: map[string]auth.Role{}}
+	return &API{reg: reg, log: opts.Logger, opts: opts, roles: map[string]auth.Role{}, started: time.Now()}
 }
 
 // maxJSONBody bounds JSON request bodies of the control API.
@@ -105,6 +109,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET /api/v1/endpoints/{name}/compare", auth.Viewer, a.compare)
 	a.handle(mux, "POST /api/v1/endpoints/{name}/rolling", auth.Deployer, a.startRolling)
 	a.handle(mux, "GET /api/v1/endpoints/{name}/logs", auth.Viewer, a.logs)
+	a.handle(mux, "GET /api/v1/endpoints/{name}/facts", auth.Viewer, a.facts)
 	a.registerSecurity(mux)
 	a.registerRollouts(mux)
 	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {

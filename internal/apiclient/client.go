@@ -363,3 +363,10 @@ func (c *Client) PutEndpoint(ctx context.Context, name string, spec EndpointSpec
 	err := c.do(ctx, http.MethodPut, path, spec, &out)
 	return out, err
 }
+
+// Facts returns what the strategy advisor decides on for an endpoint.
+func (c *Client) Facts(ctx context.Context, name string) (EndpointFacts, error) {
+	var out EndpointFacts
+	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name)+"/facts", nil, &out)
+	return out, err
+}

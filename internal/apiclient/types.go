@@ -281,3 +281,48 @@ type PutEndpointResult struct {
 	ManagedBy []string `json:"managedBy,omitempty"`
 	DryRun    bool     `json:"dryRun,omitempty"`
 }
+
+// EndpointFacts answers GET /api/v1/endpoints/{name}/facts: what the
+// strategy advisor decides on, counted by the answering server since
+// Since.
+type EndpointFacts struct {
+	Endpoint string `json:"endpoint"`
+	Model    string `json:"model"`
+	// Stable is the version answering most traffic now.
+	Stable int `json:"stable"`
+	// Versions are the model's version numbers.
+	Versions []int  `json:"versions"`
+	Approval string `json:"approval,omitempty"`
+	Auth     string `json:"auth,omitempty"`
+	// Timeout is the endpoint's protection timeout, its latency budget.
+	Timeout traffic.Duration `json:"timeout,omitempty"`
+	// Since is when counting started; WindowSeconds how long ago.
+	Since         time.Time `json:"since"`
+	WindowSeconds float64   `json:"window_seconds"`
+	// Requests and Errors count every version's predictions.
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	// StableRequests, StableErrors and StableP99Seconds are the stable
+	// version's.
+	StableRequests   int64   `json:"stable_requests"`
+	StableErrors     int64   `json:"stable_errors"`
+	StableP99Seconds float64 `json:"stable_p99_seconds,omitempty"`
+	// Labeled and Rewards count joined feedback; StableAccuracy and
+	// StableMeanReward are the stable version's from it.
+	Labeled          int64    `json:"labeled"`
+	Rewards          int64    `json:"rewards"`
+	StableAccuracy   *float64 `json:"stable_accuracy,omitempty"`
+	StableMeanReward *float64 `json:"stable_mean_reward,omitempty"`
+	// FeedbackDelay is how long after their requests labels and rewards
+	// arrived.
+	FeedbackDelay Delay `json:"feedback_delay"`
+	// ActiveRollouts are the endpoint's rollouts still running.
+	ActiveRollouts []string `json:"active_rollouts,omitempty"`
+}
+
+// Delay summarises feedback delays.
+type Delay struct {
+	N           int64   `json:"n"`
+	MeanSeconds float64 `json:"mean_seconds"`
+	MaxSeconds  float64 `json:"max_seconds"`
+}

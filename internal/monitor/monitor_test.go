@@ -127,3 +127,21 @@ func TestChampionChallengerVerdict(t *testing.T) {
 		t.Errorf("equal versions: undecided in %d of 100 trials, want at least 90", undecided)
 	}
 }
+
+func TestFeedbackDelay(t *testing.T) {
+	o := NewOutcomes()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i, delay := range []time.Duration{time.Minute, 3 * time.Minute, 2 * time.Hour} {
+		req := Request{ID: fmt.Sprint(i), Endpoint: "e", Time: t0, Answer: Prediction{Version: 1, Width: 1, Values: []float64{1}}}
+		if err := o.Join(req, Feedback{RequestID: req.ID, Reward: 1, HasReward: true, At: t0.Add(delay)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := o.Delay("e")
+	if d.N != 3 || d.Mean() != (time.Minute+3*time.Minute+2*time.Hour)/3 || d.Max != 7200 {
+		t.Errorf("delay = %+v (mean %v), want 3 items, mean 41m20s, max 7200 s", d, d.Mean())
+	}
+	if o.Delay("other").N != 0 {
+		t.Error("an endpoint without feedback has a delay")
+	}
+}

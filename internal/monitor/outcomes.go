@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Feedback is a label or reward for an earlier request.
@@ -18,6 +19,9 @@ type Feedback struct {
 	// custom KPIs).
 	Reward    float64
 	HasReward bool
+	// At is when the feedback arrived; zero means now. With the request's
+	// time it gives the feedback delay.
+	At time.Time
 }
 
 // Loss is how wrong one prediction was against the labels: the error rate
@@ -160,6 +164,35 @@ type Outcomes struct {
 	mu       sync.Mutex
 	versions map[versionKey]*VersionOutcome // guarded by mu
 	pairs    map[pairKey]*PairedOutcome     // guarded by mu; segment unused
+	delays   map[string]*FeedbackDelay      // by endpoint; guarded by mu
+}
+
+// FeedbackDelay is how long after their requests labels and rewards
+// arrived at an endpoint.
+type FeedbackDelay struct {
+	// N is the number of joined feedback items.
+	N int64 `json:"n"`
+	// Sum and Max are in seconds.
+	Sum float64 `json:"sum_seconds"`
+	Max float64 `json:"max_seconds"`
+}
+
+// Mean is the mean delay, 0 without feedback.
+func (d FeedbackDelay) Mean() time.Duration {
+	if d.N == 0 {
+		return 0
+	}
+	return time.Duration(d.Sum / float64(d.N) * float64(time.Second))
+}
+
+// Delay returns the feedback delay of an endpoint's joined feedback.
+func (o *Outcomes) Delay(endpoint string) FeedbackDelay {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d := o.delays[endpoint]; d != nil {
+		return *d
+	}
+	return FeedbackDelay{}
 }
 
 type versionKey struct {
@@ -169,7 +202,7 @@ type versionKey struct {
 
 // NewOutcomes returns an empty accumulator.
 func NewOutcomes() *Outcomes {
-	return &Outcomes{versions: map[versionKey]*VersionOutcome{}, pairs: map[pairKey]*PairedOutcome{}}
+	return &Outcomes{versions: map[versionKey]*VersionOutcome{}, pairs: map[pairKey]*PairedOutcome{}, delays: map[string]*FeedbackDelay{}}
 }
 
 // Join scores a remembered request against its feedback: the answering
@@ -184,8 +217,23 @@ func (o *Outcomes) Join(req Request, fb Feedback) error {
 			return err
 		}
 	}
+	at := fb.At
+	if at.IsZero() {
+		at = time.Now()
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if !req.Time.IsZero() {
+		d := o.delays[req.Endpoint]
+		if d == nil {
+			d = &FeedbackDelay{}
+			o.delays[req.Endpoint] = d
+		}
+		secs := max(at.Sub(req.Time).Seconds(), 0)
+		d.N++
+		d.Sum += secs
+		d.Max = max(d.Max, secs)
+	}
 	vo := o.versionLocked(req.Endpoint, req.Answer.Version)
 	if fb.Labels != nil {
 		vo.addLoss(len(fb.Labels), ansClass, ansCorrect, ansSq)

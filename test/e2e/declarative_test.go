@@ -128,3 +128,47 @@ func readString(t *testing.T, path string) string {
 	must(t, err, "read %s", path)
 	return string(b)
 }
+
+// TestAdviseAppliesAsIs measures an endpoint's traffic, asks the advisor,
+// and applies its output unedited.
+func TestAdviseAppliesAsIs(t *testing.T) {
+	s := startServer(t)
+	dir := filepath.Join(repoRoot(t), "examples", "manifests")
+	ep := filepath.Join(t.TempDir(), "endpoint.yaml")
+	must(t, os.WriteFile(ep, []byte("apiVersion: sluice.dev/v1\nkind: Endpoint\nmetadata: {name: bc}\nspec:\n  model: breast-cancer\n  version: production\n  protection: {timeout: 200ms}\n"), 0o644), "write")
+	s.cli(t, "apply", "-f", filepath.Join(dir, "models.yaml"), "-f", ep)
+	body := []byte(readString(t, filepath.Join(repoRoot(t), "examples", "rollouts", "request.json")))
+	for range 150 {
+		_, _, err := s.client().Predict(t.Context(), "bc", body)
+		must(t, err, "predict")
+	}
+
+	out := s.cli(t, "advise", "bc", "--candidate", "breast-cancer@staging")
+	for _, want := range []string{"# Measured:\n#   traffic: 150 requests in the ", "stable (version 1): 0 errors in 150 requests", "# Strategy: canary", "errorRate: ", "candidate: staging", "kind: Rollout"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("advise output lacks %q:\n%s", want, out)
+		}
+	}
+	advised := filepath.Join(t.TempDir(), "rollout.yaml")
+	must(t, os.WriteFile(advised, []byte(out), 0o644), "write")
+	if out := s.cli(t, "apply", "-f", advised); !strings.Contains(out, "Rollout/bc-canary created") {
+		t.Errorf("apply of the advice:\n%s", out)
+	}
+	if out := s.cli(t, "apply", "-f", advised); !strings.Contains(out, "Rollout/bc-canary unchanged") {
+		t.Errorf("re-apply of the advice:\n%s", out)
+	}
+
+	// Regulated (the endpoint's approval setting) without labels: shadow
+	// first, with gates.
+	must(t, os.WriteFile(ep, []byte("apiVersion: sluice.dev/v1\nkind: Endpoint\nmetadata: {name: bc}\nspec:\n  model: breast-cancer\n  version: production\n  approval: required\n"), 0o644), "write")
+	s.cli(t, "apply", "-f", ep)
+	out = s.cli(t, "advise", "bc", "--requests-per-hour", "20000")
+	for _, want := range []string{"# Strategy: shadow-then-canary", "requires approval", "modelCard:", "- mirror:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("regulated advice lacks %q:\n%s", want, out)
+		}
+	}
+	if _, errOut, code := s.cliResult("advise", "bc", "--candidate", "other@2"); code == 0 || !strings.Contains(errOut, "serves model breast-cancer, not other") {
+		t.Errorf("advise with another model's candidate: exit %d, %s", code, errOut)
+	}
+}
