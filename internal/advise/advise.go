@@ -219,7 +219,7 @@ func Advise(in Facts) (Advice, error) {
 	baseErr := f.ErrorRate
 	if baseErr < 0 {
 		baseErr = assumedErrorRate
-		a.Warnings = append(a.Warnings, fmt.Sprintf("no traffic measured yet: the plan assumes stable fails %s of requests", pct(assumedErrorRate)))
+		a.Warnings = append(a.Warnings, fmt.Sprintf("no requests to stable measured yet: the plan assumes stable fails %s of them", pct(assumedErrorRate)))
 	}
 	baseErr = max(baseErr, 0.001)
 	errCrit := analysis.Criterion{Direction: analysis.LowerIsBetter, Tolerance: rp.errTol, Alpha: rp.alpha, MinSamples: 100}

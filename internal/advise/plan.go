@@ -35,12 +35,18 @@ func (p *planner) quote(q Quote, err error) (Quote, error) {
 	return q, nil
 }
 
-// stepFor is an analysis step long enough to collect q's samples (half as
-// long again, for the spread of real rollouts), plus extra (label delay).
+// stepFor is an analysis step long enough to collect the samples that
+// pass a good candidate (half as long again, for the spread of real
+// rollouts), plus extra (label delay). A bad candidate fails whenever the
+// evidence is there, in this step or, by the background analysis, a later
+// one.
 func stepFor(qs []Quote, extra time.Duration) *rollout.AnalysisStep {
 	d := time.Duration(0)
 	known := false
 	for _, q := range qs {
+		if q.Size.Decision != analysis.Pass {
+			continue
+		}
 		if q.Duration > 0 {
 			known = true
 			d = max(d, q.Duration*3/2)
