@@ -47,6 +47,21 @@ func (e *FieldError) Error() string {
 type walker struct {
 	lines map[string]int
 	nodes int
+	// errs are the problems found so far; the walk goes on past a bad
+	// field so that one run reports them all.
+	errs []error
+	// over is set when the node budget is spent: the walk stops.
+	over bool
+}
+
+// keep records a field's problem and lets the walk go on, unless the
+// node budget is spent.
+func (w *walker) keep(err error) error {
+	if w.over {
+		return err
+	}
+	w.errs = append(w.errs, err)
+	return nil
 }
 
 var (
@@ -72,6 +87,7 @@ func (w *walker) resolve(path string, n *yaml.Node) (*yaml.Node, error) {
 		n = n.Alias
 	}
 	if w.nodes++; w.nodes > maxNodes {
+		w.over = true
 		return nil, w.fail(path, n, "the document expands to more than %d nodes (excessive aliasing)", maxNodes)
 	}
 	return n, nil
@@ -151,7 +167,9 @@ func (w *walker) convert(path string, n *yaml.Node, t reflect.Type) (any, error)
 		for i, c := range n.Content {
 			v, err := w.convert(fmt.Sprintf("%s[%d]", path, i), c, t.Elem())
 			if err != nil {
-				return nil, err
+				if err := w.keep(err); err != nil {
+					return nil, err
+				}
 			}
 			out = append(out, v)
 		}
@@ -179,7 +197,9 @@ func (w *walker) convert(path string, n *yaml.Node, t reflect.Type) (any, error)
 			w.lines[p] = k.Line
 			v, err := w.convert(p, n.Content[i+1], t.Elem())
 			if err != nil {
-				return nil, err
+				if err := w.keep(err); err != nil {
+					return nil, err
+				}
 			}
 			out[k.Value] = v
 		}
@@ -299,15 +319,19 @@ func (w *walker) object(path string, n *yaml.Node, t reflect.Type) (any, error) 
 		p := join(path, k.Value)
 		ft, ok := byName[k.Value]
 		if !ok {
-			return nil, w.fail(p, k, "unknown field%s", suggest(k.Value, fs))
+			w.keep(w.fail(p, k, "unknown field%s", suggest(k.Value, fs)))
+			continue
 		}
 		if _, dup := out[k.Value]; dup {
-			return nil, w.fail(p, k, "given twice")
+			w.keep(w.fail(p, k, "given twice"))
+			continue
 		}
 		w.lines[p] = k.Line
 		v, err := w.convert(p, n.Content[i+1], ft)
 		if err != nil {
-			return nil, err
+			if err := w.keep(err); err != nil {
+				return nil, err
+			}
 		}
 		out[k.Value] = v
 	}
@@ -407,7 +431,10 @@ func (w *walker) generic(path string, n *yaml.Node) (any, error) {
 func (w *walker) decodeInto(n *yaml.Node, v any) error {
 	val, err := w.convert("", n, reflect.TypeOf(v).Elem())
 	if err != nil {
-		return err
+		w.errs = append(w.errs, err)
+	}
+	if len(w.errs) > 0 {
+		return errors.Join(w.errs...)
 	}
 	b, err := json.Marshal(val)
 	if err != nil {

@@ -119,6 +119,29 @@ spec:
 	}
 }
 
+func TestAllDecodingProblemsReported(t *testing.T) {
+	src := `apiVersion: sluice.dev/v1
+kind: Rollout
+metadata: {name: r}
+spec:
+  endpoint: e
+  candidat: "2"
+  steps:
+    - setWeight: ten
+    - pause: {duration: 5}
+`
+	_, err := Parse("r.yaml", ".", []byte(src))
+	for _, want := range []string{
+		"r.yaml: spec.candidat: unknown field; did you mean candidate? (line 6)",
+		"r.yaml: spec.steps[0].setWeight: expected a number, got the string \"ten\" (line 8)",
+		"r.yaml: spec.steps[1].pause.duration: duration must be a string like \"30s\", got 5 (line 9)",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
+
 func TestHostileInput(t *testing.T) {
 	laughs := `apiVersion: sluice.dev/v1
 kind: Model
