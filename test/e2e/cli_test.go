@@ -37,7 +37,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"endpoint", "create", "e", "--model", "bc", "--version", "@nope"}, "nope"},
 		{[]string{"endpoint", "set-version", "missing", "1"}, `"missing"`},
 		{[]string{"predict", "missing", "-d", "{}"}, `"missing"`},
-		{[]string{"model", "list", "-o", "yaml"}, "--output"},
+		{[]string{"model", "list", "-o", "xml"}, "--output"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
