@@ -1,21 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/analysis"
 	"github.com/sluicehq/sluice/internal/apiclient"
+	"github.com/sluicehq/sluice/internal/manifest"
 	"github.com/sluicehq/sluice/internal/rollout"
 )
 
@@ -36,43 +33,17 @@ anytime-valid statistical tests, and promotes it or rolls it back on its own.`,
 	return cmd
 }
 
-// readRollout reads a Rollout document from a YAML or JSON file ("-" for
-// stdin), naming the bad field when it does not decode.
+// readRollout reads one Rollout document from a YAML or JSON file ("-"
+// for stdin), naming the bad field and its line when it does not decode.
 func readRollout(e *env, file string) (rollout.Document, error) {
-	var data []byte
-	var err error
-	if file == "-" {
-		data, err = io.ReadAll(e.stdin)
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	docs, err := manifest.Load(e.stdin, file)
 	if err != nil {
 		return rollout.Document{}, err
 	}
-	return decodeRollout(data, file)
-}
-
-func decodeRollout(data []byte, file string) (rollout.Document, error) {
-	var doc rollout.Document
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return doc, fmt.Errorf("%s: %w", file, err)
+	if len(docs) != 1 || docs[0].Rollout == nil {
+		return rollout.Document{}, fmt.Errorf("%s: want one Rollout document, found %d documents (sluice apply takes several)", file, len(docs))
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			return doc, fmt.Errorf("%s: %s: expected %s, got %s", file, te.Field, te.Type, te.Value)
-		default:
-			return doc, fmt.Errorf("%s: %v", file, strings.TrimPrefix(err.Error(), "json: "))
-		}
-	}
-	if err := doc.Validate(); err != nil {
-		return doc, fmt.Errorf("%s: %w", file, err)
-	}
-	return doc, nil
+	return *docs[0].Rollout, nil
 }
 
 func newRolloutCreateCmd(e *env) *cobra.Command {
