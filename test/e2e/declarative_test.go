@@ -102,6 +102,21 @@ func TestDeclarativeFiles(t *testing.T) {
 		t.Errorf("diff of get model NAME@ALIAS -o yaml:\n%s", out)
 	}
 
+	// An alias moved by hand is moved back by apply, with a diff first.
+	_, err = s.client().SetAlias(t.Context(), "breast-cancer", "staging", 1)
+	must(t, err, "move alias")
+	models := filepath.Join(dir, "models.yaml")
+	out = s.cli(t, "diff", "-f", models)
+	if !strings.Contains(out, "models.yaml:20): updated") || !strings.Contains(out, "+  aliases:\n+  - staging\n") {
+		t.Errorf("diff after moving an alias:\n%s", out)
+	}
+	if out := s.cli(t, "apply", "-f", models); !strings.Contains(out, "updated: version 2, alias staging → it") {
+		t.Errorf("apply after moving an alias:\n%s", out)
+	}
+	if v, err := s.client().GetVersion(t.Context(), "breast-cancer", "staging"); err != nil || v.Version != 2 {
+		t.Errorf("staging is version %d (%v), want 2", v.Version, err)
+	}
+
 	// Bad files: nothing is written, and the error names the path and line.
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	must(t, os.WriteFile(bad, []byte(strings.Replace(string(src), "setWeight: 50", "setWeight: 150", 1)), 0o644), "write")
