@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/artifact"
+	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/xgboost"
@@ -680,4 +681,65 @@ func (h *hookServer) wait(t *testing.T, event string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t.Errorf("webhook did not receive %q; got %v", event, h.events)
+}
+
+func TestApprovalRequiredWaitsForASecondPerson(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.reg.UpdateEndpoint(r.ctx, "fraud", func(sp *registry.EndpointSpec) error {
+		sp.Approval = registry.ApprovalRequired
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.apply(canaryYAML) // as alice
+	r.step(10 * time.Second)
+	st := r.status("canary")
+	if st.Phase != AwaitingApproval || st.Approval == "" {
+		t.Fatalf("phase %s approval %q (%s), want AwaitingApproval with a request", st.Phase, st.Approval, st.Message)
+	}
+	for i := 0; i < 5; i++ {
+		r.step(time.Minute)
+	}
+	if got := r.status("canary"); got.Phase != AwaitingApproval {
+		t.Fatalf("phase %s while the request is pending, want AwaitingApproval", got.Phase)
+	}
+	if ep := r.endpoint(); ep.Traffic != nil || ep.Version != "1" {
+		t.Fatalf("endpoint changed before approval: %+v", ep)
+	}
+	ap, err := r.reg.Approval(r.ctx, st.Approval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap.Requester != "alice" || ap.Object != "rollout/canary" {
+		t.Errorf("approval request = %+v, want alice asking about rollout/canary", ap)
+	}
+	if _, err := r.reg.DecideApproval(audit.WithActor(r.ctx, "alice"), st.Approval, true, "lgtm"); !errors.Is(err, store.ErrForbidden) {
+		t.Fatalf("requester approving her own rollout: err = %v, want ErrForbidden", err)
+	}
+	if _, err := r.reg.DecideApproval(audit.WithActor(r.ctx, "bob"), st.Approval, true, "checked the gates"); err != nil {
+		t.Fatal(err)
+	}
+	r.step(10 * time.Second)
+	if got := r.status("canary"); got.Phase != Progressing || got.Approval != st.Approval {
+		t.Fatalf("after approval: phase %s approval %q (%s), want Progressing with the request kept", got.Phase, got.Approval, got.Message)
+	}
+	st = r.runUntil("canary", 400, func() { r.traffic(300, 0, 0, 2*time.Millisecond, 2*time.Millisecond) })
+	if st.Phase != Promoted {
+		t.Fatalf("phase %s (%s), want Promoted", st.Phase, st.Message)
+	}
+
+	// A rejected request ends the rollout and leaves the endpoint alone.
+	r.apply(strings.Replace(strings.Replace(canaryYAML, "name: canary", "name: next", 1), `candidate: "2"`, `candidate: "3"`, 1))
+	r.step(10 * time.Second)
+	st = r.status("next")
+	if _, err := r.reg.DecideApproval(audit.WithActor(r.ctx, "bob"), st.Approval, false, "no change freeze exception"); err != nil {
+		t.Fatal(err)
+	}
+	r.step(10 * time.Second)
+	if st = r.status("next"); st.Phase != Aborted || !strings.Contains(st.Message, "rejected by bob: no change freeze exception") {
+		t.Fatalf("after rejection: phase %s (%s), want Aborted naming bob and the reason", st.Phase, st.Message)
+	}
+	if ep := r.endpoint(); ep.Traffic != nil || ep.Version != "2" {
+		t.Errorf("endpoint after a rejected rollout = %+v, want version 2 alone", ep)
+	}
 }
