@@ -261,9 +261,13 @@ func describeSpec(sp apiclient.EndpointSpec) string {
 	case p.Bandit != nil:
 		parts = append(parts, fmt.Sprintf("bandit %s over %v", p.Bandit.Algorithm, p.Bandit.Arms))
 	default:
+		total := 0
+		for _, s := range p.Split {
+			total += s.Weight
+		}
 		var ws []string
 		for _, s := range p.Split {
-			ws = append(ws, fmt.Sprintf("%d=%d", s.Version, s.Weight))
+			ws = append(ws, fmt.Sprintf("%d=%s%%", s.Version, strconv.FormatFloat(100*float64(s.Weight)/float64(max(total, 1)), 'f', -1, 64)))
 		}
 		parts = append(parts, "split "+strings.Join(ws, ","))
 	}
