@@ -513,6 +513,20 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) endpointHistory(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query().Get("at"); q != "" {
+		at, err := time.Parse(time.RFC3339Nano, q)
+		if err != nil {
+			a.writeError(w, r, fmt.Errorf("%w: at: %q is not an RFC 3339 time such as 2026-11-26T09:30:00Z", registry.ErrInvalid, q))
+			return
+		}
+		sv, err := a.reg.ServedAt(r.Context(), r.PathValue("name"), at)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"served": sv})
+		return
+	}
 	es, err := a.reg.EndpointHistory(r.Context(), r.PathValue("name"))
 	if err != nil {
 		a.writeError(w, r, err)
@@ -521,6 +535,7 @@ func (a *API) endpointHistory(w http.ResponseWriter, r *http.Request) {
 	out := make([]apiclient.Endpoint, len(es))
 	for i, e := range es {
 		out[i] = endpointView(e)
+		out[i].ChangedBy, out[i].Deleted = e.ChangedBy, e.Deleted
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revisions": out})
 }

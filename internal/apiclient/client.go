@@ -264,6 +264,16 @@ func (c *Client) EndpointHistory(ctx context.Context, name string) ([]Endpoint, 
 	return out.Revisions, err
 }
 
+// ServedAt says which versions served an endpoint at a moment, and who
+// made it so.
+func (c *Client) ServedAt(ctx context.Context, name string, at time.Time) (Served, error) {
+	var out struct {
+		Served Served `json:"served"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name)+"/history?at="+url.QueryEscape(at.UTC().Format(time.RFC3339Nano)), nil, &out)
+	return out.Served, err
+}
+
 // Predict calls the plain JSON inference form with body and returns the raw
 // answer and the version that gave it.
 func (c *Client) Predict(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {

@@ -170,6 +170,9 @@ type Endpoint struct {
 	UpdatedAt      time.Time    `json:"updated_at"`
 	ServingVersion int          `json:"serving_version"`
 	Error          string       `json:"error,omitempty"`
+	// ChangedBy and Deleted are filled in endpoint history.
+	ChangedBy string `json:"changed_by,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
 	// Shares and Live are filled by GET /api/v1/endpoints/{name}.
 	Shares []Share       `json:"shares,omitempty"`
 	Live   []VersionLive `json:"live,omitempty"`
@@ -325,4 +328,32 @@ type Delay struct {
 	N           int64   `json:"n"`
 	MeanSeconds float64 `json:"mean_seconds"`
 	MaxSeconds  float64 `json:"max_seconds"`
+}
+
+// Served is GET /api/v1/endpoints/{name}/history?at=TIME: which versions
+// served the endpoint at a moment, and who made it so.
+type Served struct {
+	Endpoint   string       `json:"endpoint"`
+	At         time.Time    `json:"at"`
+	Revision   int64        `json:"revision"`
+	RevisionAt time.Time    `json:"revision_at"`
+	RevisionBy string       `json:"revision_by"`
+	Spec       EndpointSpec `json:"spec"`
+	// Versions are the versions requests went to, with roles and shares.
+	Versions []Share `json:"versions"`
+	// Ref is where the spec's alias or "latest" pointed at At.
+	Ref *RefResolution `json:"ref,omitempty"`
+	// ChangedAt and ChangedBy are the last change (endpoint or alias) that
+	// decided what served at At.
+	ChangedAt time.Time `json:"changed_at"`
+	ChangedBy string    `json:"changed_by"`
+}
+
+// RefResolution is where a version reference pointed at a moment, and the
+// change that made it so.
+type RefResolution struct {
+	Ref       string    `json:"ref"`
+	Version   int       `json:"version"`
+	ChangedAt time.Time `json:"changed_at"`
+	ChangedBy string    `json:"changed_by"`
 }

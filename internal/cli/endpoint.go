@@ -189,11 +189,26 @@ func newEndpointDeleteCmd(e *env) *cobra.Command {
 }
 
 func newEndpointHistoryCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "history NAME",
-		Short: "Show every revision of an endpoint",
-		Args:  cobra.ExactArgs(1),
+	var at string
+	cmd := &cobra.Command{
+		Use:   "history NAME [--at TIME]",
+		Short: "Show every revision of an endpoint and who made it, or what served it at a moment",
+		Example: `  sluice endpoint history fraud
+  sluice endpoint history fraud --at 2026-11-26T09:30:00Z
+  sluice endpoint history fraud --at 2h        # two hours ago`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if at != "" {
+				t, err := parseMoment(at, time.Now())
+				if err != nil {
+					return err
+				}
+				sv, err := e.client().ServedAt(e.ctx, args[0], t)
+				if err != nil {
+					return err
+				}
+				return e.emit(sv, func() error { return printServed(e, sv) })
+			}
 			es, err := e.client().EndpointHistory(e.ctx, args[0])
 			if err != nil {
 				return err
@@ -201,12 +216,93 @@ func newEndpointHistoryCmd(e *env) *cobra.Command {
 			return e.emit(es, func() error {
 				rows := make([][]string, len(es))
 				for i, ep := range es {
-					rows[i] = []string{strconv.FormatInt(ep.Revision, 10), ep.Spec.Model, ep.Spec.Version, ep.UpdatedAt.Local().Format(time.DateTime)}
+					serving := describeSpec(ep.Spec)
+					if ep.Deleted {
+						serving = "(deleted)"
+					}
+					rows[i] = []string{strconv.FormatInt(ep.Revision, 10), ep.UpdatedAt.Local().Format(time.RFC3339), orDash(ep.ChangedBy), ep.Spec.Model, serving}
 				}
-				return e.table([]string{"REVISION", "MODEL", "VERSION", "WHEN"}, rows)
+				return e.table([]string{"REVISION", "WHEN", "BY", "MODEL", "SERVING"}, rows)
 			})
 		},
 	}
+	cmd.Flags().StringVar(&at, "at", "", "say what served the endpoint at this RFC 3339 time, or this long ago (90m)")
+	return cmd
+}
+
+// parseMoment reads an RFC 3339 time, a local "2006-01-02 15:04:05", or a
+// duration meaning that long before now.
+func parseMoment(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation(time.DateTime, s, time.Local); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--at: %q is not an RFC 3339 time (2026-11-26T09:30:00Z), a local \"2026-11-26 09:30:00\" or a duration ago (90m)", s)
+}
+
+// describeSpec says in a few words what an endpoint spec serves.
+func describeSpec(sp apiclient.EndpointSpec) string {
+	if sp.Traffic == nil {
+		return "version " + sp.Version
+	}
+	var parts []string
+	p := sp.Traffic
+	switch {
+	case p.BlueGreen != nil:
+		parts = append(parts, fmt.Sprintf("blue-green active %d", p.BlueGreen.Active))
+		if p.BlueGreen.Preview != 0 {
+			parts = append(parts, fmt.Sprintf("preview %d", p.BlueGreen.Preview))
+		}
+	case p.Bandit != nil:
+		parts = append(parts, fmt.Sprintf("bandit %s over %v", p.Bandit.Algorithm, p.Bandit.Arms))
+	default:
+		total := 0
+		for _, s := range p.Split {
+			total += s.Weight
+		}
+		var ws []string
+		for _, s := range p.Split {
+			ws = append(ws, fmt.Sprintf("%d=%s%%", s.Version, strconv.FormatFloat(100*float64(s.Weight)/float64(max(total, 1)), 'f', -1, 64)))
+		}
+		parts = append(parts, "split "+strings.Join(ws, ","))
+	}
+	for _, sh := range p.Shadow {
+		parts = append(parts, fmt.Sprintf("shadow %d", sh.Version))
+	}
+	for _, c := range p.Challengers {
+		parts = append(parts, fmt.Sprintf("challenger %d", c))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printServed(e *env, sv apiclient.Served) error {
+	fmt.Fprintf(e.stdout, "At %s endpoint %s (model %s) served:\n", sv.At.Local().Format(time.RFC3339), sv.Endpoint, sv.Spec.Model)
+	rows := make([][]string, len(sv.Versions))
+	for i, v := range sv.Versions {
+		rows[i] = []string{strconv.Itoa(v.Version), v.Role, strconv.FormatFloat(100*v.Share, 'f', 1, 64) + "%"}
+	}
+	if err := e.table([]string{"VERSION", "ROLE", "SHARE"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Revision %d, written %s by %s.\n", sv.Revision, sv.RevisionAt.Local().Format(time.RFC3339), orDash(sv.RevisionBy))
+	if sv.Ref != nil {
+		fmt.Fprintf(e.stdout, "The spec follows %q, which pointed at version %d since %s (set by %s).\n",
+			sv.Ref.Ref, sv.Ref.Version, sv.Ref.ChangedAt.Local().Format(time.RFC3339), orDash(sv.Ref.ChangedBy))
+	}
+	fmt.Fprintf(e.stdout, "Last change deciding it: %s by %s.\n", sv.ChangedAt.Local().Format(time.RFC3339), orDash(sv.ChangedBy))
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func newPredictCmd(e *env) *cobra.Command {

@@ -138,6 +138,10 @@ type Endpoint struct {
 	ServingVersion int `json:"serving_version"`
 	// Error says why the spec does not resolve or load, if it does not.
 	Error string `json:"error,omitempty"`
+	// ChangedBy is who wrote the revision and Deleted marks the entry that
+	// records a deletion; both only in EndpointHistory.
+	ChangedBy string `json:"changed_by,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
 }
 
 func decodeSpec(e store.Endpoint) (EndpointSpec, error) {
@@ -297,7 +301,8 @@ func (s *Service) EndpointHistory(ctx context.Context, name string) ([]Endpoint,
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Endpoint{Name: e.Name, Spec: sp, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt})
+		out = append(out, Endpoint{Name: e.Name, Spec: sp, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+			ChangedBy: e.ChangedBy, Deleted: e.Deleted})
 	}
 	return out, nil
 }

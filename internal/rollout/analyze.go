@@ -60,6 +60,8 @@ func evaluateMetric(m Metric, d *Mark, base VersionMark, alpha float64) analysis
 	case MetricChallengerLoss:
 		c.Relative = false
 		return analysis.CheckMeanPaired(name, d.Paired, c)
+	case MetricInputDrift:
+		return checkDrift(name, m, cand.Drift, base.Drift)
 	}
 	return analysis.Result{Metric: name, Decision: analysis.Inconclusive, Reason: fmt.Sprintf("unknown metric type %q", m.Type)}
 }
@@ -73,4 +75,36 @@ func padded(counts []int64) []int64 {
 	out := make([]int64, len(monitor.LatencyBuckets)+1)
 	copy(out, counts)
 	return out
+}
+
+// checkDrift judges the candidate's input drift, the worst feature's PSI
+// over its live window, against a fixed limit or against stable's own
+// drift. PSI is a descriptive score, not a test: the window's row count
+// stands in for the sample size.
+func checkDrift(name string, m Metric, cand, base *DriftMark) analysis.Result {
+	r := analysis.Result{Metric: name, Test: "psi-threshold", Statistic: "max feature PSI"}
+	if cand == nil {
+		r.Decision, r.Reason = analysis.Inconclusive, "the candidate version has no drift baseline (push it with --baseline)"
+		return r
+	}
+	r.Candidate, r.CandidateN = cand.PSI, cand.Rows
+	limit := m.Tolerance
+	if m.Relative {
+		if base == nil {
+			r.Decision, r.Reason = analysis.Inconclusive, "the stable version has no drift baseline to compare with"
+			return r
+		}
+		r.Baseline, r.BaselineN = base.PSI, base.Rows
+		limit = base.PSI * (1 + m.Tolerance)
+	}
+	r.Difference = cand.PSI - limit
+	switch {
+	case cand.Rows < m.minSamples():
+		r.Decision, r.Reason = analysis.Inconclusive, fmt.Sprintf("%d rows in the drift window, need %d", cand.Rows, m.minSamples())
+	case cand.PSI > limit:
+		r.Decision, r.Reason = analysis.Fail, fmt.Sprintf("PSI %.3f on %s is over %.3f", cand.PSI, cand.Feature, limit)
+	default:
+		r.Decision, r.Reason = analysis.Pass, fmt.Sprintf("worst PSI %.3f (%s) within %.3f", cand.PSI, cand.Feature, limit)
+	}
+	return r
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/audit"
 	"log/slog"
 	"reflect"
 	"strconv"
@@ -63,6 +64,7 @@ func New(reg *registry.Service, src Source, opts Options) *Controller {
 
 // Run drives every active rollout until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	ctx = audit.WithActor(ctx, controllerActor) // what the controller changes on its own is its own doing
 	go c.notify.run(ctx)
 	t := time.NewTicker(c.tick)
 	defer t.Stop()
@@ -176,10 +178,32 @@ func (c *Controller) reconcileOne(ctx context.Context, ro store.Rollout) error {
 	switch s.st.Phase {
 	case Pending:
 		return c.start(ctx, s, now)
+	case AwaitingApproval:
+		return c.awaitApproval(ctx, s, now)
 	case Progressing:
 		return c.progress(ctx, s, now)
 	}
-	return nil // Paused and AwaitingApproval wait for a person
+	return nil // Paused waits for a person
+}
+
+// awaitApproval starts a rollout whose approval request was approved and
+// ends one whose request was rejected; a pending request keeps it waiting.
+func (c *Controller) awaitApproval(ctx context.Context, s *state, now time.Time) error {
+	ap, err := c.reg.Approval(ctx, s.st.Approval)
+	if err != nil {
+		return fmt.Errorf("reading approval %s: %w", s.st.Approval, err)
+	}
+	switch ap.Status {
+	case store.ApprovalApproved:
+		return c.start(ctx, s, now)
+	case store.ApprovalRejected:
+		s.st.Phase, s.st.FinishedAt = Aborted, now
+		s.st.Message = fmt.Sprintf("approval %s rejected by %s: %s", ap.ID, ap.DecidedBy, ap.Reason)
+		t := &transition{}
+		t.event("rejected", "%s", s.st.Message)
+		return c.write(ctx, s, t, ap.DecidedBy)
+	}
+	return nil
 }
 
 // start resolves the versions, remembers the endpoint's spec, supersedes
@@ -234,8 +258,11 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 	if _, err := c.db.GetVersion(ctx, ep.Spec.Model, stable); err != nil {
 		return c.fail(ctx, s, now, fmt.Sprintf("stable version %d: %v", stable, err), true)
 	}
+	approved := s.st.Phase == AwaitingApproval // and approved: awaitApproval checked
 	var gates []GateResult
-	if s.spec.Gates != nil {
+	if approved {
+		gates = s.st.Gates // run before the request; the approver saw them
+	} else if s.spec.Gates != nil {
 		if gates, err = c.runGates(ctx, s.spec.Gates, ep.Spec.Model, stable, cand.Version); err != nil {
 			return err
 		}
@@ -256,6 +283,10 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 			return c.write(ctx, s, t, controllerActor)
 		}
 	}
+	if !approved && ep.Spec.NeedsApproval() {
+		return c.requestApproval(ctx, s, ep, stable, cand.Version, gates, now)
+	}
+	approval := s.st.Approval
 	for _, os := range superseded {
 		os.st.Phase, os.st.Message, os.st.FinishedAt = Superseded, "superseded by rollout "+s.ro.Name, now
 		t := &transition{}
@@ -264,7 +295,7 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 			return err
 		}
 	}
-	s.st = Status{Phase: Progressing, Stable: stable, Candidate: cand.Version, Original: original, StartedAt: now, StepStarted: now, Gates: gates}
+	s.st = Status{Phase: Progressing, Stable: stable, Candidate: cand.Version, Original: original, StartedAt: now, StepStarted: now, Gates: gates, Approval: approval}
 	s.st.StartMark = c.src.Observe(s.spec.Endpoint, stable, cand.Version, now)
 	s.st.StepMark = s.st.StartMark
 	s.st.Mode = "canary"
@@ -276,6 +307,28 @@ func (c *Controller) start(ctx context.Context, s *state, now time.Time) error {
 		t.event("gates", "all %d pre-deployment gates passed", len(gates))
 	}
 	t.event("started", "rolling out version %d over stable version %d (%d steps)", cand.Version, stable, len(s.spec.Steps))
+	return c.write(ctx, s, t, controllerActor)
+}
+
+// requestApproval asks for a second person's approval of the rollout, in
+// the name of whoever created it (so that person cannot approve it), and
+// parks the rollout in AwaitingApproval. Nothing has changed on the
+// endpoint yet.
+func (c *Controller) requestApproval(ctx context.Context, s *state, ep registry.Endpoint, stable, cand int, gates []GateResult, now time.Time) error {
+	requester := s.ro.CreatedBy
+	if requester == "" {
+		requester = controllerActor
+	}
+	summary := fmt.Sprintf("rollout %s: model %s version %d over stable version %d on endpoint %s (%d steps)",
+		s.ro.Name, ep.Spec.Model, cand, stable, ep.Name, len(s.spec.Steps))
+	ap, err := c.reg.RequestApproval(audit.WithActor(ctx, requester), "rollout/"+s.ro.Name, summary)
+	if err != nil {
+		return fmt.Errorf("asking for approval: %w", err)
+	}
+	s.st = Status{Phase: AwaitingApproval, Stable: stable, Candidate: cand, Gates: gates, Approval: ap.ID,
+		Message: fmt.Sprintf("endpoint %s needs approval: waiting for approval %s (sluice approve %s --reason ...)", ep.Name, ap.ID, ap.ID)}
+	t := &transition{}
+	t.event("awaiting-approval", "approval %s requested for %s by %s", ap.ID, s.ro.Name, requester)
 	return c.write(ctx, s, t, controllerActor)
 }
 

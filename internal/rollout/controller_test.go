@@ -16,7 +16,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/sluicehq/sluice/internal/analysis"
 	"github.com/sluicehq/sluice/internal/artifact"
+	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/xgboost"
@@ -680,4 +682,129 @@ func (h *hookServer) wait(t *testing.T, event string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t.Errorf("webhook did not receive %q; got %v", event, h.events)
+}
+
+func TestApprovalRequiredWaitsForASecondPerson(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.reg.UpdateEndpoint(r.ctx, "fraud", func(sp *registry.EndpointSpec) error {
+		sp.Approval = registry.ApprovalRequired
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.apply(canaryYAML) // as alice
+	r.step(10 * time.Second)
+	st := r.status("canary")
+	if st.Phase != AwaitingApproval || st.Approval == "" {
+		t.Fatalf("phase %s approval %q (%s), want AwaitingApproval with a request", st.Phase, st.Approval, st.Message)
+	}
+	for i := 0; i < 5; i++ {
+		r.step(time.Minute)
+	}
+	if got := r.status("canary"); got.Phase != AwaitingApproval {
+		t.Fatalf("phase %s while the request is pending, want AwaitingApproval", got.Phase)
+	}
+	if ep := r.endpoint(); ep.Traffic != nil || ep.Version != "1" {
+		t.Fatalf("endpoint changed before approval: %+v", ep)
+	}
+	ap, err := r.reg.Approval(r.ctx, st.Approval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap.Requester != "alice" || ap.Object != "rollout/canary" {
+		t.Errorf("approval request = %+v, want alice asking about rollout/canary", ap)
+	}
+	if _, err := r.reg.DecideApproval(audit.WithActor(r.ctx, "alice"), st.Approval, true, "lgtm"); !errors.Is(err, store.ErrForbidden) {
+		t.Fatalf("requester approving her own rollout: err = %v, want ErrForbidden", err)
+	}
+	if _, err := r.reg.DecideApproval(audit.WithActor(r.ctx, "bob"), st.Approval, true, "checked the gates"); err != nil {
+		t.Fatal(err)
+	}
+	r.step(10 * time.Second)
+	if got := r.status("canary"); got.Phase != Progressing || got.Approval != st.Approval {
+		t.Fatalf("after approval: phase %s approval %q (%s), want Progressing with the request kept", got.Phase, got.Approval, got.Message)
+	}
+	st = r.runUntil("canary", 400, func() { r.traffic(300, 0, 0, 2*time.Millisecond, 2*time.Millisecond) })
+	if st.Phase != Promoted {
+		t.Fatalf("phase %s (%s), want Promoted", st.Phase, st.Message)
+	}
+
+	// A rejected request ends the rollout and leaves the endpoint alone.
+	r.apply(strings.Replace(strings.Replace(canaryYAML, "name: canary", "name: next", 1), `candidate: "2"`, `candidate: "3"`, 1))
+	r.step(10 * time.Second)
+	st = r.status("next")
+	if _, err := r.reg.DecideApproval(audit.WithActor(r.ctx, "bob"), st.Approval, false, "no change freeze exception"); err != nil {
+		t.Fatal(err)
+	}
+	r.step(10 * time.Second)
+	if st = r.status("next"); st.Phase != Aborted || !strings.Contains(st.Message, "rejected by bob: no change freeze exception") {
+		t.Fatalf("after rejection: phase %s (%s), want Aborted naming bob and the reason", st.Phase, st.Message)
+	}
+	if ep := r.endpoint(); ep.Traffic != nil || ep.Version != "2" {
+		t.Errorf("endpoint after a rejected rollout = %+v, want version 2 alone", ep)
+	}
+}
+
+// driftReadings is a DriftSource with fixed readings per version.
+type driftReadings map[int]DriftMark
+
+func (d driftReadings) InputDrift(_ string, version int, _ time.Time) (float64, string, int64, bool) {
+	m, ok := d[version]
+	return m.PSI, m.Feature, m.Rows, ok
+}
+
+func TestCheckDrift(t *testing.T) {
+	cases := []struct {
+		name       string
+		m          Metric
+		cand, base *DriftMark
+		want       analysis.Decision
+		reason     string
+	}{
+		{"no baseline", Metric{Type: MetricInputDrift, Tolerance: 0.2}, nil, nil, analysis.Inconclusive, "no drift baseline"},
+		{"few rows", Metric{Type: MetricInputDrift, Tolerance: 0.2}, &DriftMark{PSI: 0.9, Rows: 50}, nil, analysis.Inconclusive, "50 rows"},
+		{"within", Metric{Type: MetricInputDrift, Tolerance: 0.2}, &DriftMark{PSI: 0.05, Feature: "age", Rows: 500}, nil, analysis.Pass, "0.050 (age)"},
+		{"over", Metric{Type: MetricInputDrift, Tolerance: 0.2}, &DriftMark{PSI: 0.31, Feature: "amount", Rows: 500}, nil, analysis.Fail, "PSI 0.310 on amount is over 0.200"},
+		{"relative within", Metric{Type: MetricInputDrift, Tolerance: 0.5, Relative: true}, &DriftMark{PSI: 0.3, Rows: 500}, &DriftMark{PSI: 0.25, Rows: 500}, analysis.Pass, "within 0.375"},
+		{"relative over", Metric{Type: MetricInputDrift, Tolerance: 0.5, Relative: true}, &DriftMark{PSI: 0.4, Rows: 500}, &DriftMark{PSI: 0.25, Rows: 500}, analysis.Fail, "over 0.375"},
+		{"relative without stable baseline", Metric{Type: MetricInputDrift, Tolerance: 0.5, Relative: true}, &DriftMark{PSI: 0.4, Rows: 500}, nil, analysis.Inconclusive, "stable version has no"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := checkDrift("inputDrift", c.m, c.cand, c.base)
+			if got.Decision != c.want || !strings.Contains(got.Reason, c.reason) {
+				t.Errorf("got %s (%s), want %s mentioning %q", got.Decision, got.Reason, c.want, c.reason)
+			}
+		})
+	}
+}
+
+func TestDriftingCandidateIsRolledBack(t *testing.T) {
+	r := newRig(t)
+	drift := driftReadings{1: {PSI: 0.02, Feature: "mean radius", Rows: 1000}, 2: {PSI: 0.02, Feature: "mean radius", Rows: 1000}}
+	r.mon.Drift = drift
+	r.ctl = New(r.reg, r.mon, Options{Now: func() time.Time { return r.now }})
+	r.apply(`
+apiVersion: sluice.dev/v1
+kind: Rollout
+metadata: {name: drift}
+spec:
+  endpoint: fraud
+  candidate: "2"
+  analysis:
+    metrics: [{type: inputDrift, tolerance: 0.2, minSamples: 200}]
+  steps:
+    - setWeight: 20
+    - analysis: {duration: 1h}
+`)
+	r.step(10 * time.Second) // started
+	r.step(10 * time.Second) // step 1
+	if st := r.status("drift"); st.Phase != Progressing {
+		t.Fatalf("phase %s (%s), want Progressing while drift is low", st.Phase, st.Message)
+	}
+	drift[2] = DriftMark{PSI: 0.45, Feature: "worst area", Rows: 1000}
+	st := r.runUntil("drift", 50, nil)
+	if st.Phase != RolledBack || !strings.Contains(st.Message, "worst area") {
+		t.Fatalf("phase %s (%s), want RolledBack naming the drifting feature", st.Phase, st.Message)
+	}
 }

@@ -11,11 +11,20 @@ type Source interface {
 	Observe(endpoint string, stable, candidate int, now time.Time) *Mark
 }
 
+// DriftSource scores how far a version's recent inputs on an endpoint are
+// from the baseline recorded with the version: the worst feature's PSI,
+// that feature, and the rows in the live window. ok is false when the
+// version has no baseline.
+type DriftSource interface {
+	InputDrift(endpoint string, version int, now time.Time) (psi float64, feature string, rows int64, ok bool)
+}
+
 // Monitors is the Source over this process's monitors.
 type Monitors struct {
 	Live       *monitor.Live
 	Comparison *monitor.Comparison
 	Outcomes   *monitor.Outcomes
+	Drift      DriftSource
 }
 
 // Observe implements Source.
@@ -54,6 +63,16 @@ func (m Monitors) Observe(endpoint string, stable, candidate int, now time.Time)
 		for _, p := range m.Comparison.Stats(endpoint) {
 			if p.Primary == stable && p.Mirror == candidate && p.Segment == "" {
 				mk.Shadow = ShadowMark{ClassRows: p.ClassRows, Agreed: p.AgreedRows, Values: p.Values, SumAbs: p.SumAbsDiff, SumSqAbs: p.SumSqAbsDiff}
+			}
+		}
+	}
+	if m.Drift != nil {
+		for _, v := range []struct {
+			version int
+			into    *VersionMark
+		}{{stable, &mk.Stable}, {candidate, &mk.Candidate}} {
+			if psi, feature, rows, ok := m.Drift.InputDrift(endpoint, v.version, now); ok {
+				v.into.Drift = &DriftMark{PSI: psi, Feature: feature, Rows: rows}
 			}
 		}
 	}

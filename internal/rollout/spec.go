@@ -100,23 +100,26 @@ const (
 	MetricMSE             = "mse"             // candidate vs stable, mean squared error from feedback labels
 	MetricReward          = "reward"          // candidate vs stable, mean feedback reward (a custom KPI)
 	MetricChallengerLoss  = "challengerLoss"  // paired: candidate as challenger, loss difference on the same labelled requests
+	MetricInputDrift      = "inputDrift"      // the candidate's live inputs vs its training baseline: the worst feature's PSI
 )
 
-var metricTypes = []string{MetricErrorRate, MetricLatency, MetricShadowAgreement, MetricShadowDiff, MetricAccuracy, MetricMSE, MetricReward, MetricChallengerLoss}
+var metricTypes = []string{MetricErrorRate, MetricLatency, MetricShadowAgreement, MetricShadowDiff, MetricAccuracy, MetricMSE, MetricReward, MetricChallengerLoss, MetricInputDrift}
 
 // Metric is one check of the candidate.
 type Metric struct {
 	// Name labels the metric in reports; default its type.
 	Name string `json:"name,omitempty"`
 	// Type is one of errorRate, latency, shadowAgreement, shadowDiff,
-	// accuracy, mse, reward, challengerLoss.
+	// accuracy, mse, reward, challengerLoss, inputDrift.
 	Type string `json:"type"`
 	// Quantile is the latency quantile reported, 0..1; default 0.99.
 	Quantile float64 `json:"quantile,omitempty"`
 	// Tolerance is how much worse than stable the candidate may be:
 	// absolute, or a fraction of stable's value when Relative. For
 	// shadowAgreement it is the least agreement accepted (e.g. 0.95); for
-	// shadowDiff the largest mean absolute difference.
+	// shadowDiff the largest mean absolute difference; for inputDrift the
+	// largest PSI of any feature (0.1 is a common "watch", 0.25 an "act"),
+	// or, when Relative, how much more than stable's PSI on its own window.
 	Tolerance float64 `json:"tolerance"`
 	Relative  bool    `json:"relative,omitempty"`
 	// MinSamples is the least number of observations on each side before

@@ -114,6 +114,16 @@ type VersionMark struct {
 	Rewards   int64   `json:"rewards,omitempty"`
 	RewardSum float64 `json:"rewardSum,omitempty"`
 	RewardSq  float64 `json:"rewardSq,omitempty"`
+	// Drift is the input drift of the version's live window when the mark
+	// was taken (a level, not a counter: analysis reads the latest mark's).
+	Drift *DriftMark `json:"drift,omitempty"`
+}
+
+// DriftMark is a version's input drift against its baseline.
+type DriftMark struct {
+	PSI     float64 `json:"psi"`
+	Feature string  `json:"feature,omitempty"`
+	Rows    int64   `json:"rows"`
 }
 
 // ShadowMark is the comparison of the candidate, mirrored, with stable.
@@ -159,6 +169,7 @@ func (v VersionMark) since(v0 VersionMark) (VersionMark, bool) {
 		ClassRows: v.ClassRows - v0.ClassRows, Correct: v.Correct - v0.Correct,
 		MSEN: v.MSEN - v0.MSEN, MSESum: v.MSESum - v0.MSESum, MSESumSq: v.MSESumSq - v0.MSESumSq,
 		Rewards: v.Rewards - v0.Rewards, RewardSum: v.RewardSum - v0.RewardSum, RewardSq: v.RewardSq - v0.RewardSq,
+		Drift: v.Drift, // a level: the latest reading
 	}
 	if d.Requests < 0 || d.Errors < 0 || d.ClassRows < 0 || d.MSEN < 0 || d.Rewards < 0 {
 		return VersionMark{}, false

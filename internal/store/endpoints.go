@@ -32,6 +32,9 @@ type Endpoint struct {
 	// Deleted is set only in EndpointHistory, on the entry that records the
 	// deletion; its Spec is the last spec before it.
 	Deleted bool
+	// ChangedBy is the actor who wrote this revision; set only in
+	// EndpointHistory.
+	ChangedBy string
 }
 
 // CreateEndpoint stores a new endpoint. A taken name is ErrAlreadyExists.
@@ -236,7 +239,7 @@ func (db *DB) EndpointHistory(ctx context.Context, name string) ([]Endpoint, err
 	if err := ValidateName("endpoint name", name); err != nil {
 		return nil, err
 	}
-	rows, err := db.r().query(ctx, `SELECT name, spec, revision, created_at, changed_at, deleted
+	rows, err := db.r().query(ctx, `SELECT name, spec, revision, created_at, changed_at, deleted, changed_by
 		FROM endpoint_history WHERE name = ? ORDER BY revision`, name)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %q: history: %w", name, err)
@@ -248,7 +251,7 @@ func (db *DB) EndpointHistory(ctx context.Context, name string) ([]Endpoint, err
 		var spec string
 		var created, changed int64
 		var deleted int
-		if err := rows.Scan(&ep.Name, &spec, &ep.Revision, &created, &changed, &deleted); err != nil {
+		if err := rows.Scan(&ep.Name, &spec, &ep.Revision, &created, &changed, &deleted, &ep.ChangedBy); err != nil {
 			return nil, fmt.Errorf("endpoint %q: history: %w", name, err)
 		}
 		ep.Spec = json.RawMessage(spec)
@@ -265,14 +268,14 @@ func (db *DB) EndpointHistory(ctx context.Context, name string) ([]Endpoint, err
 }
 
 // recordEndpointChange appends ep to the endpoint history and bumps the
-// serving revision.
+// serving revision, naming the actor in ctx as its author.
 func recordEndpointChange(ctx context.Context, r runner, ep Endpoint, ts int64, deleted bool) error {
 	del := 0
 	if deleted {
 		del = 1
 	}
-	if _, err := r.exec(ctx, `INSERT INTO endpoint_history (name, revision, spec, deleted, created_at, changed_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, ep.Name, ep.Revision, string(ep.Spec), del, ep.CreatedAt.UnixNano(), ts); err != nil {
+	if _, err := r.exec(ctx, `INSERT INTO endpoint_history (name, revision, spec, deleted, created_at, changed_at, changed_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, ep.Name, ep.Revision, string(ep.Spec), del, ep.CreatedAt.UnixNano(), ts, audit.Actor(ctx)); err != nil {
 		return err
 	}
 	_, err := bumpRevision(ctx, r)

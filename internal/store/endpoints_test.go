@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/audit"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func testEndpointLifecycle(t *testing.T, dsn string) {
 	}
 
 	var sawRevision int64
-	updated, err := db.UpdateEndpoint(ctx, "fraud", func(cur Endpoint) (json.RawMessage, error) {
+	updated, err := db.UpdateEndpoint(audit.WithActor(ctx, "alice"), "fraud", func(cur Endpoint) (json.RawMessage, error) {
 		sawRevision = cur.Revision
 		return spec(`{"model":"fraud","version":"3"}`), nil
 	})
@@ -92,23 +93,26 @@ func testEndpointLifecycle(t *testing.T, dsn string) {
 		Revision int64
 		Spec     string
 		Deleted  bool
+		By       string
 	}
 	var gotHist []entry
 	for _, h := range hist {
-		gotHist = append(gotHist, entry{h.Revision, string(h.Spec), h.Deleted})
+		gotHist = append(gotHist, entry{h.Revision, string(h.Spec), h.Deleted, h.ChangedBy})
 	}
 	wantHist := []entry{
-		{1, `{"model":"fraud","version":"production"}`, false},
-		{2, `{"model":"fraud","version":"3"}`, false},
-		{3, `{"model":"fraud","version":"3"}`, true},
-		{4, `{"model":"fraud","version":"1"}`, false},
+		{1, `{"model":"fraud","version":"production"}`, false, audit.System},
+		{2, `{"model":"fraud","version":"3"}`, false, "alice"},
+		{3, `{"model":"fraud","version":"3"}`, true, audit.System},
+		{4, `{"model":"fraud","version":"1"}`, false, audit.System},
 	}
 	if diff := cmp.Diff(wantHist, gotHist); diff != "" {
 		t.Errorf("EndpointHistory (-want +got):\n%s", diff)
 	}
+	created.ChangedBy = audit.System
 	if diff := cmp.Diff(created, hist[0]); diff != "" {
 		t.Errorf("history[0] differs from the created endpoint (-created +history):\n%s", diff)
 	}
+	updated.ChangedBy = "alice"
 	if diff := cmp.Diff(updated, hist[1]); diff != "" {
 		t.Errorf("history[1] differs from the updated endpoint (-updated +history):\n%s", diff)
 	}

@@ -77,6 +77,20 @@ func testRolloutLifecycle(t *testing.T, dsn string) {
 	if evs, _ := db.RolloutEvents(ctx, "fraud-v2", 0); len(evs) != 0 {
 		t.Errorf("events survive delete: %v", evs)
 	}
+	// A status refresh in the same phase is not audited; creation, a new
+	// phase and deletion are.
+	if _, _, err := db.WriteRollout(ctx, "other", RolloutWrite{Generation: 1, Status: spec(`{"phase":"Pending","message":"tick"}`), Phase: "Pending"}); err != nil {
+		t.Fatal(err)
+	}
+	var got2 []string
+	for _, e := range allEvents(t, db, AuditFilter{Object: "rollout"}) {
+		got2 = append(got2, e.Action+" "+e.Object)
+	}
+	want := "rollout.create rollout/fraud-v2,rollout.update rollout/fraud-v2,rollout.create rollout/other,rollout.delete rollout/fraud-v2"
+	if strings.Join(got2, ",") != want {
+		t.Errorf("audit events = %s\nwant %s", strings.Join(got2, ","), want)
+	}
+	mustVerify(t, db)
 }
 
 // A transition that changes the endpoint commits both or neither.
