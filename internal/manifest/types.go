@@ -96,7 +96,7 @@ type ModelCard struct {
 	EthicalConsiderations string `json:"ethicalConsiderations,omitempty"`
 }
 
-// cardLabels maps model card fields to label names.
+// fields are the model card fields, in CardLabels order.
 func (c *ModelCard) fields() []*string {
 	return []*string{&c.Owner, &c.IntendedUse, &c.Limitations, &c.TrainingData, &c.Evaluation, &c.EthicalConsiderations}
 }
