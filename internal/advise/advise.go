@@ -69,6 +69,8 @@ type Facts struct {
 	// number or alias ("latest" when empty).
 	Endpoint  string
 	Candidate string
+	// Name is the rollout's name; default ENDPOINT-STRATEGY.
+	Name string
 	// Candidates is how many candidate versions compete; default 1.
 	Candidates int
 	// RequestsPerHour is the endpoint's traffic; 0 when unknown.

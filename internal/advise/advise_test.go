@@ -129,6 +129,11 @@ func TestAdvise(t *testing.T) {
 			},
 		},
 		{name: "files: batch", facts: with(busy, func(f *Facts) { f.Arrival = Files }), strategy: Canary, serving: "batch"},
+		{name: "named", facts: with(busy, func(f *Facts) { f.Name = "fraud-v3" }), strategy: Canary, check: func(t *testing.T, a Advice) {
+			if a.Rollout.Metadata.Name != "fraud-v3" {
+				t.Errorf("name = %s", a.Rollout.Metadata.Name)
+			}
+		}},
 		{name: "events: streaming", facts: with(busy, func(f *Facts) { f.Arrival = Events }), strategy: Canary, serving: "streaming"},
 		{name: "devices: edge", facts: with(busy, func(f *Facts) { f.Arrival = Devices }), strategy: Canary, serving: "edge"},
 	}

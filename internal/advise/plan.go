@@ -238,8 +238,12 @@ func (p *planner) plan() error {
 		spec.Steps = []rollout.Step{{Bandit: &rollout.BanditStep{Algorithm: traffic.Thompson, Reward: traffic.Binary, MinShare: 0.1, AnalysisStep: *st}}}
 		spec.Analysis.Metrics = []rollout.Metric{p.errorMetric(), p.latencyMetric()}
 	}
+	name := f.Name
+	if name == "" {
+		name = f.Endpoint + "-" + a.Strategy
+	}
 	a.Rollout = rollout.Document{APIVersion: rollout.APIVersion, Kind: rollout.Kind,
-		Metadata: rollout.Metadata{Name: f.Endpoint + "-" + a.Strategy}, Spec: spec}
+		Metadata: rollout.Metadata{Name: name}, Spec: spec}
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("the planned rollout is invalid (a bug): %w", err)
 	}

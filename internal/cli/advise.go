@@ -19,11 +19,11 @@ import (
 // adviseFlags are the facts a person gives; unset ones come from the
 // server's metrics and the endpoint's settings.
 type adviseFlags struct {
-	candidate, arrival, risk, goal, labels string
-	regulated, latencySensitive, ask       bool
-	labelDelay                             time.Duration
-	candidates                             int
-	perHour                                float64
+	candidate, arrival, risk, goal, labels, name string
+	regulated, latencySensitive, ask             bool
+	labelDelay                                   time.Duration
+	candidates                                   int
+	perHour                                      float64
 }
 
 func newAdviseCmd(e *env) *cobra.Command {
@@ -73,6 +73,7 @@ Counters start when the server starts: on a freshly started server, give
 		},
 	}
 	fs := cmd.Flags()
+	fs.StringVar(&fl.name, "name", "", "the rollout's name (default ENDPOINT-STRATEGY)")
 	fs.StringVar(&fl.candidate, "candidate", "", "the version to roll out: MODEL@VERSION, MODEL@ALIAS, VERSION or ALIAS (default latest)")
 	fs.StringVar(&fl.arrival, "arrival", "requests", "how data arrives: requests, files, events or devices")
 	fs.StringVar(&fl.risk, "risk", "", "risk tolerance: low, medium or high (default medium, low when regulated)")
@@ -90,7 +91,7 @@ Counters start when the server starts: on a freshly started server, give
 // adviseFacts turns the server's facts and the flags into advise.Facts,
 // with notes on what was measured.
 func adviseFacts(sf apiclient.EndpointFacts, fl adviseFlags, changed func(string) bool) (advise.Facts, []string, error) {
-	f := advise.Facts{Endpoint: sf.Endpoint, Arrival: advise.Arrival(fl.arrival), Risk: advise.Risk(fl.risk), Goal: advise.Goal(fl.goal),
+	f := advise.Facts{Endpoint: sf.Endpoint, Name: fl.name, Arrival: advise.Arrival(fl.arrival), Risk: advise.Risk(fl.risk), Goal: advise.Goal(fl.goal),
 		LatencySensitive: fl.latencySensitive, LatencyBudget: time.Duration(sf.Timeout), ErrorRate: -1}
 	var notes []string
 	hours := sf.WindowSeconds / 3600
