@@ -23,11 +23,12 @@ const (
 )
 
 // sqliteParams are appended to every SQLite DSN. WAL lets readers run beside
-// the single writer; busy_timeout makes a second writer wait instead of
-// failing at once; _txlock=immediate makes every read-write transaction take
+// the single writer; busy_timeout (set first, so that switching a new
+// database to WAL also waits for another process doing the same) makes a
+// second writer wait instead of failing at once; _txlock=immediate makes every read-write transaction take
 // the write lock at BEGIN, so two read-modify-write transactions cannot both
 // read and then deadlock upgrading their locks.
-const sqliteParams = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
+const sqliteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // DB is the control-plane store. It is safe for concurrent use; every method
 // that writes more than one row does so in a single transaction.
