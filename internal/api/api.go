@@ -411,7 +411,7 @@ func endpointView(e registry.Endpoint) apiclient.Endpoint {
 		Name: e.Name, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		ServingVersion: e.ServingVersion, Error: e.Error,
 		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection), Rolling: (*apiclient.Rolling)(e.Spec.Rolling),
-			Auth: e.Spec.Auth, Approval: e.Spec.Approval},
+			Auth: e.Spec.Auth, Approval: e.Spec.Approval, Monitoring: (*apiclient.Monitoring)(e.Spec.Monitoring)},
 	}
 }
 
@@ -439,7 +439,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy, Protection: (*registry.Protection)(req.Protection),
-		Auth: req.Auth, Approval: req.Approval})
+		Auth: req.Auth, Approval: req.Approval, Monitoring: (*registry.Monitoring)(req.Monitoring)})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -488,6 +488,12 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.Approval != nil {
 			sp.Approval = *req.Approval
+		}
+		if req.Monitoring != nil {
+			sp.Monitoring = (*registry.Monitoring)(req.Monitoring)
+			if sp.Monitoring.Sensitive == nil {
+				sp.Monitoring = nil
+			}
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/apiclient"
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 func newEndpointCmd(e *env) *cobra.Command {
@@ -27,7 +28,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 
 func newEndpointCreateCmd(e *env) *cobra.Command {
 	var req apiclient.CreateEndpointRequest
-	var file, authMode, approval string
+	var file, authMode, approval, sensHeader, sensFeature string
 	cmd := &cobra.Command{
 		Use:   "create NAME (--model MODEL --version VERSION|@ALIAS|latest | -f SPEC.yaml)",
 		Short: "Create an endpoint serving a model version",
@@ -60,6 +61,9 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 			if approval != "" {
 				req.Approval = approval
 			}
+			if sensHeader != "" || sensFeature != "" {
+				req.Monitoring = &apiclient.Monitoring{Sensitive: &traffic.Sticky{Header: sensHeader, Feature: sensFeature}}
+			}
 			ep, err := e.client().CreateEndpoint(e.ctx, req)
 			if err != nil {
 				return err
@@ -76,6 +80,8 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 	cmd.Flags().StringVarP(&file, "file", "f", "", "endpoint spec as YAML or JSON (model, version or traffic, segmentBy, protection, auth, approval)")
 	cmd.Flags().StringVar(&authMode, "auth", "", "who may call it: public (default) or token (an API token or client certificate)")
 	cmd.Flags().StringVar(&approval, "approval", "", "required: production changes wait for a second person's approval")
+	cmd.Flags().StringVar(&sensHeader, "sensitive-header", "", "request header holding the sensitive attribute fairness is measured across (e.g. X-Region)")
+	cmd.Flags().StringVar(&sensFeature, "sensitive-feature", "", "input feature holding the sensitive attribute fairness is measured across")
 	return cmd
 }
 
