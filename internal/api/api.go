@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicehq/sluice/internal/alert"
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/auth"
@@ -58,6 +59,8 @@ type Options struct {
 	PredictionLogDir string
 	// Rollouts is the rollout controller; nil leaves out the rollout routes.
 	Rollouts *rollout.Controller
+	// Alerts evaluates alerting rules; nil serves empty alert lists.
+	Alerts *alert.Manager
 	// AuditKeys verifies the signed audit heads; nil skips the signatures
 	// (their heads are still checked against the chain).
 	AuditKeys signing.Keyring
@@ -104,6 +107,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET /api/v1/endpoints/{name}/compare", auth.Viewer, a.compare)
 	a.handle(mux, "POST /api/v1/endpoints/{name}/rolling", auth.Deployer, a.startRolling)
 	a.handle(mux, "GET /api/v1/endpoints/{name}/logs", auth.Viewer, a.logs)
+	a.registerMonitoring(mux)
 	a.registerSecurity(mux)
 	a.registerRollouts(mux)
 	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
@@ -302,6 +306,7 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 	mr := multipart.NewReader(http.MaxBytesReader(w, r.Body, limit+maxJSONBody), params["boundary"])
 	var md apiclient.PushMetadata
 	var data []byte
+	var baseline *registry.BaselineSpec
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -319,6 +324,17 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 				a.writeError(w, r, fmt.Errorf("%w: metadata: %v", registry.ErrInvalid, err))
 				return
 			}
+		case "baseline":
+			csv, err := io.ReadAll(io.LimitReader(p, maxBaselineBytes+1))
+			if err != nil {
+				a.writeError(w, r, bodyError(err, limit))
+				return
+			}
+			if len(csv) > maxBaselineBytes {
+				a.writeError(w, r, fmt.Errorf("%w: baseline: larger than the limit of %d bytes", errTooLarge, maxBaselineBytes))
+				return
+			}
+			baseline = &registry.BaselineSpec{CSV: csv}
 		case "artifact":
 			if data, err = io.ReadAll(io.LimitReader(p, limit+1)); err != nil {
 				a.writeError(w, r, bodyError(err, limit))
@@ -329,7 +345,7 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		default:
-			a.writeError(w, r, fmt.Errorf("%w: unknown form part %q (want \"metadata\" and \"artifact\")", registry.ErrInvalid, p.FormName()))
+			a.writeError(w, r, fmt.Errorf("%w: unknown form part %q (want \"metadata\", \"artifact\" and optionally \"baseline\")", registry.ErrInvalid, p.FormName()))
 			return
 		}
 	}
@@ -340,7 +356,13 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 	req := registry.PushRequest{
 		Model: model, Format: md.Format, Description: md.Description, Labels: md.Labels,
 		Metrics: md.Metrics, Params: md.Params, Actor: actor(r), Artifact: data,
-		ArtifactSignature: md.ArtifactSignature,
+		ArtifactSignature: md.ArtifactSignature, Baseline: baseline,
+	}
+	if baseline != nil {
+		baseline.Categorical = md.BaselineCategorical
+	} else if len(md.BaselineCategorical) > 0 {
+		a.writeError(w, r, fmt.Errorf("%w: metadata.baseline_categorical: given without a \"baseline\" part", registry.ErrInvalid))
+		return
 	}
 	if len(md.Signature) > 0 && string(md.Signature) != "null" {
 		req.Signature = new(inference.Signature)

@@ -134,6 +134,13 @@ func esc(s string) string { return url.PathEscape(s) }
 
 // PushVersion uploads an artifact as a new version of model.
 func (c *Client) PushVersion(ctx context.Context, model string, md PushMetadata, artifact io.Reader) (Version, error) {
+	return c.PushVersionWithBaseline(ctx, model, md, artifact, nil)
+}
+
+// PushVersionWithBaseline pushes a version with its training sample (a CSV
+// with a header row), which the server summarises into the version's drift
+// baseline; a nil baseline pushes none.
+func (c *Client) PushVersionWithBaseline(ctx context.Context, model string, md PushMetadata, artifact, baseline io.Reader) (Version, error) {
 	var v Version
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
@@ -152,6 +159,15 @@ func (c *Client) PushVersion(ctx context.Context, model string, md PushMetadata,
 			}
 			if _, err := io.Copy(fw, artifact); err != nil {
 				return fmt.Errorf("reading model file: %w", err)
+			}
+			if baseline != nil {
+				bw, err := mw.CreateFormFile("baseline", "baseline.csv")
+				if err != nil {
+					return err
+				}
+				if _, err := io.Copy(bw, baseline); err != nil {
+					return fmt.Errorf("reading baseline file: %w", err)
+				}
 			}
 			return mw.Close()
 		}()

@@ -55,6 +55,9 @@ type PushMetadata struct {
 	// ArtifactSignature signs the artifact's sha256 and the model name
 	// (sluice model push --sign-key).
 	ArtifactSignature *signing.Signature `json:"artifact_signature,omitempty"`
+	// BaselineCategorical names columns of the baseline CSV holding
+	// numeric category codes (compared as categories).
+	BaselineCategorical []string `json:"baseline_categorical,omitempty"`
 }
 
 // AliasChange is one move of an alias.

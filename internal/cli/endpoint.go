@@ -20,7 +20,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 		Use:   "endpoint",
 		Short: "Create and manage endpoints: the stable names clients call",
 	}
-	cmd.AddCommand(newEndpointCreateCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
+	cmd.AddCommand(newEndpointCreateCmd(e), newPerformanceCmd(e), newFairnessCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
 		newEndpointSetVersionCmd(e), newEndpointDeleteCmd(e), newEndpointHistoryCmd(e),
 		newEndpointTrafficCmd(e), newEndpointCompareCmd(e), newEndpointProtectCmd(e), newEndpointRollingCmd(e))
 	return cmd

@@ -221,9 +221,9 @@ type DriftScore struct {
 	// enough rows); DriftedFeatures counts them.
 	Drifted         bool `json:"drifted"`
 	DriftedFeatures int  `json:"drifted_features"`
-	// PredictionPSI is the prediction's PSI, NaN when the baseline has no
+	// PredictionPSI is the prediction's PSI, nil when the baseline has no
 	// prediction or the window none yet.
-	PredictionPSI float64 `json:"prediction_psi"`
+	PredictionPSI *float64 `json:"prediction_psi,omitempty"`
 	// Rows is the number of rows in the window.
 	Rows int64 `json:"rows"`
 }
@@ -240,7 +240,7 @@ func (d *Drift) InputDrift(endpoint string, version int, now time.Time) (DriftSc
 
 // Score sums up a drift report.
 func Score(r *drift.Report) DriftScore {
-	sc := DriftScore{Rows: r.Rows, PredictionPSI: math.NaN()}
+	sc := DriftScore{Rows: r.Rows}
 	for _, f := range r.Features {
 		if f.PSI != nil && (sc.Feature == "" || *f.PSI > sc.MaxPSI) {
 			sc.MaxPSI, sc.Feature = *f.PSI, f.Feature
@@ -251,7 +251,8 @@ func Score(r *drift.Report) DriftScore {
 	}
 	sc.Drifted = sc.DriftedFeatures > 0
 	if r.Prediction != nil && r.Prediction.PSI != nil {
-		sc.PredictionPSI = *r.Prediction.PSI
+		v := *r.Prediction.PSI
+		sc.PredictionPSI = &v
 	}
 	return sc
 }

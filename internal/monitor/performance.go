@@ -310,14 +310,14 @@ type PerformanceStats struct {
 }
 
 // DelayStats summarises label delays in seconds. P50 and P90 are the upper
-// bounds of the DelayBuckets bucket holding the quantile (+Inf beyond the
-// last), so they are never below the true quantile.
+// bounds of the DelayBuckets bucket holding the quantile (nil beyond the
+// last bound), so they are never below the true quantile.
 type DelayStats struct {
-	Count int64   `json:"count"`
-	Mean  float64 `json:"mean_seconds"`
-	Max   float64 `json:"max_seconds"`
-	P50   float64 `json:"p50_seconds_at_most"`
-	P90   float64 `json:"p90_seconds_at_most"`
+	Count int64    `json:"count"`
+	Mean  float64  `json:"mean_seconds"`
+	Max   float64  `json:"max_seconds"`
+	P50   *float64 `json:"p50_seconds_at_most,omitempty"`
+	P90   *float64 `json:"p90_seconds_at_most,omitempty"`
 	// Buckets are the cumulative counts per DelayBuckets bound.
 	Buckets []int64 `json:"buckets"`
 }
@@ -385,15 +385,14 @@ func (c *perfCounts) stats() PerformanceStats {
 	if c.delays > 0 {
 		d := &DelayStats{Count: c.delays, Mean: c.delaySum / float64(c.delays), Max: c.delayMax, Buckets: make([]int64, len(DelayBuckets))}
 		var cum int64
-		d.P50, d.P90 = math.Inf(1), math.Inf(1)
 		for i := range DelayBuckets {
 			cum += c.delayHist[i]
 			d.Buckets[i] = cum
-			if math.IsInf(d.P50, 1) && float64(cum) >= 0.5*float64(c.delays) {
-				d.P50 = DelayBuckets[i]
+			if d.P50 == nil && float64(cum) >= 0.5*float64(c.delays) {
+				d.P50 = fptr(DelayBuckets[i])
 			}
-			if math.IsInf(d.P90, 1) && float64(cum) >= 0.9*float64(c.delays) {
-				d.P90 = DelayBuckets[i]
+			if d.P90 == nil && float64(cum) >= 0.9*float64(c.delays) {
+				d.P90 = fptr(DelayBuckets[i])
 			}
 		}
 		st.LabelDelay = d

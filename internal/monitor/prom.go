@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"math"
 	"strconv"
 	"time"
 
@@ -123,8 +122,8 @@ func (c *Collector) collectDrift(ch chan<- prometheus.Metric, now time.Time) {
 		sc := Score(r)
 		ch <- prometheus.MustNewConstMetric(descDriftRows, prometheus.GaugeValue, float64(r.Rows), ev...)
 		ch <- prometheus.MustNewConstMetric(descDriftMax, prometheus.GaugeValue, sc.MaxPSI, ev...)
-		if !math.IsNaN(sc.PredictionPSI) {
-			ch <- prometheus.MustNewConstMetric(descPredPSI, prometheus.GaugeValue, sc.PredictionPSI, ev...)
+		if sc.PredictionPSI != nil {
+			ch <- prometheus.MustNewConstMetric(descPredPSI, prometheus.GaugeValue, *sc.PredictionPSI, ev...)
 		}
 		for _, f := range r.Features {
 			fl := append(ev[:2:2], f.Feature)
