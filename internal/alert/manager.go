@@ -287,4 +287,3 @@ func (m *Manager) enqueue(n notification) {
 		m.log.Warn("alert notification dropped: the delivery queue is full", "rule", n.rule, "status", n.status)
 	}
 }
-

@@ -178,17 +178,17 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	gw := gateway.New(gateway.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Limits: oip.Limits{MaxElements: cfg.MaxElements}, Pinner: reg,
-		Recent:     recent,
-		Outcomes:   dp.Outcomes,
-		Comparison: dp.Comparison,
+		Recent:      recent,
+		Outcomes:    dp.Outcomes,
+		Comparison:  dp.Comparison,
 		Live:        dp.Live,
 		Drift:       dp.Drift,
 		Performance: dp.Performance,
 		Fairness:    dp.Fairness,
 		Rewards:     reg,
-		Mirror:     gateway.MirrorOptions{Queue: cfg.MirrorQueue},
-		PredLog:    plog,
-		Authorizer: sec.authn,
+		Mirror:      gateway.MirrorOptions{Queue: cfg.MirrorQueue},
+		PredLog:     plog,
+		Authorizer:  sec.authn,
 	})
 	dp.Gateway = gw
 	reg.Attach(gw)
