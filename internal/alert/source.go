@@ -39,7 +39,7 @@ func MonitorSource(m Monitors) Source {
 		add := func(metric string, labels map[string]string, v float64) {
 			out = append(out, Sample{Metric: metric, Labels: labels, Value: v})
 		}
-		for _, vd := range m.Drift.Reports("", now) {
+		for _, vd := range m.Drift.CachedReports(now) {
 			sc := monitor.Score(vd.Report)
 			add("drift_rows", ev(vd.Endpoint, vd.Version), float64(sc.Rows))
 			add("drift_psi_max", ev(vd.Endpoint, vd.Version), sc.MaxPSI)

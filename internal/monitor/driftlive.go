@@ -165,13 +165,15 @@ func (d *Drift) Report(endpoint string, version int, now time.Time) (*drift.Repo
 	if !ok || v.(*driftSeries) == nil {
 		return nil, false
 	}
-	return v.(*driftSeries).report(now), true
+	return v.(*driftSeries).report(now, false), true
 }
 
-func (s *driftSeries) report(now time.Time) *drift.Report {
+// report computes the window's report at now; cached allows one computed
+// less than reportCache earlier.
+func (s *driftSeries) report(now time.Time, cached bool) *drift.Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cached != nil && !now.Before(s.cachedAt) && now.Sub(s.cachedAt) < reportCache {
+	if cached && s.cached != nil && !now.Before(s.cachedAt) && now.Sub(s.cachedAt) < reportCache {
 		return s.cached
 	}
 	s.cached, s.cachedAt = s.w.Report(now), now
@@ -188,6 +190,16 @@ type VersionDrift struct {
 // Reports returns the reports of every version of endpoint with a window
 // ("" for every endpoint), by endpoint then version.
 func (d *Drift) Reports(endpoint string, now time.Time) []VersionDrift {
+	return d.reports(endpoint, now, false)
+}
+
+// CachedReports is Reports for periodic readers (metrics scrapes, alert
+// evaluation): a report computed less than two seconds earlier is reused.
+func (d *Drift) CachedReports(now time.Time) []VersionDrift {
+	return d.reports("", now, true)
+}
+
+func (d *Drift) reports(endpoint string, now time.Time, cached bool) []VersionDrift {
 	if d == nil {
 		return nil
 	}
@@ -198,7 +210,7 @@ func (d *Drift) Reports(endpoint string, now time.Time) []VersionDrift {
 		if s == nil || (endpoint != "" && key.endpoint != endpoint) {
 			return true
 		}
-		out = append(out, VersionDrift{Endpoint: key.endpoint, Version: key.version, Report: s.report(now)})
+		out = append(out, VersionDrift{Endpoint: key.endpoint, Version: key.version, Report: s.report(now, cached)})
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool {

@@ -116,7 +116,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectDrift(ch chan<- prometheus.Metric, now time.Time) {
-	for _, vd := range c.Drift.Reports("", now) {
+	for _, vd := range c.Drift.CachedReports(now) {
 		ev := []string{vd.Endpoint, strconv.Itoa(vd.Version)}
 		r := vd.Report
 		sc := Score(r)
