@@ -217,14 +217,26 @@ func newEndpointHistoryCmd(e *env) *cobra.Command {
 
 func newPredictCmd(e *env) *cobra.Command {
 	var data, file string
+	var cf csvPredict
 	cmd := &cobra.Command{
 		Use:   "predict ENDPOINT",
 		Short: "Score instances with an endpoint (the plain JSON form)",
+		Long: `predict sends one request (-d or -f), or every row of a CSV file (--csv), one request
+per row. With --csv it prints request_id,version,prediction per row (plus label
+with --label-column), ready for sluice feedback upload once the labels are known;
+--header-column X-Region=region sends a column's value as a request header.`,
 		Example: `  sluice predict fraud -d '{"instances":[{"amount":12.5,"age":31}]}'
   sluice predict fraud -f request.json
-  cat request.json | sluice predict fraud -f -`,
+  cat request.json | sluice predict fraud -f -
+  sluice predict fraud --csv today.csv --ignore label --label-column label > answers.csv`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cf.path != "" {
+				if data != "" || file != "" {
+					return fmt.Errorf("give either --csv or -d/-f, not both")
+				}
+				return e.predictCSV(args[0], cf)
+			}
 			var body []byte
 			switch {
 			case data != "" && file != "":
@@ -259,6 +271,10 @@ func newPredictCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "request body (JSON)")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "file with the request body, or - for stdin")
+	cmd.Flags().StringVar(&cf.path, "csv", "", "CSV file whose rows (features by column name) are scored")
+	cmd.Flags().StringSliceVar(&cf.ignore, "ignore", nil, "--csv: columns that are not features")
+	cmd.Flags().StringVar(&cf.label, "label-column", "", "--csv: column copied to the output as label (not sent)")
+	cmd.Flags().StringSliceVar(&cf.headers, "header-column", nil, "--csv: HEADER=COLUMN sends the column's value as a request header (not as a feature)")
 	return cmd
 }
 

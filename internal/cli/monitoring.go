@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -307,6 +308,9 @@ are served in Alertmanager's v2 shape at GET /api/v2/alerts.`,
 					since := a.ActiveAt
 					if a.FiredAt != "" {
 						since = a.FiredAt
+					}
+					if ts, err := time.Parse(time.RFC3339Nano, since); err == nil {
+						since = ts.Local().Format(time.DateTime)
 					}
 					rows = append(rows, []string{a.Rule, strings.ToUpper(a.State), strconv.FormatFloat(a.Value, 'g', 4, 64), since, strings.Join(ls, ",")})
 				}
