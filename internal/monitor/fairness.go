@@ -16,7 +16,7 @@ type Fairness struct {
 	series map[versionKey]map[string]*GroupCounts // guarded by mu
 }
 
-// MaxGroups bounds the groups counted per version.
+// MaxGroups bounds the groups counted per version, OtherGroup included.
 const MaxGroups = 100
 
 // OtherGroup collects the rows of groups beyond MaxGroups.
@@ -47,7 +47,7 @@ func (f *Fairness) groupLocked(k versionKey, g string) *GroupCounts {
 	}
 	c := m[g]
 	if c == nil {
-		if len(m) >= MaxGroups {
+		if len(m) >= MaxGroups-1 { // the last place is kept for OtherGroup
 			g = OtherGroup
 			if c = m[g]; c != nil {
 				return c
