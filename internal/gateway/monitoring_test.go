@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/drift"
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 // fixtureSample reads the breast cancer fixture with the model's own
@@ -219,5 +221,48 @@ func BenchmarkHTTPInfer1RowMonitored(b *testing.B) {
 		if rec.Code != 200 {
 			b.Fatal(rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// TestShadowVersionGetsItsOwnDriftWindow: a shadow version with a baseline
+// counts the mirrored requests in its own window.
+func TestShadowVersionGetsItsOwnDriftWindow(t *testing.T) {
+	g, mux, d, _ := monitoredGateway(t, drift.WindowOptions{Size: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	s := g.Current()
+	ep := *s.Endpoints["bc"]
+	plan, err := traffic.Compile(traffic.Policy{Split: []traffic.Split{{Version: 1, Weight: 1}}, Shadow: []traffic.Shadow{{Version: 2, Percent: 100}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.Plan = plan
+	b2 := *ep.Backends[2]
+	b2.Baseline = ep.Backends[1].Baseline
+	ep.Backends = map[int]*Backend{1: ep.Backends[1], 2: &b2}
+	g.Swap(&Snapshot{Revision: 3, Endpoints: map[string]*Endpoint{"bc": &ep}})
+	body := `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[` + strings.TrimSuffix(strings.Repeat("1.5,", 30), ",") + `]}]}`
+	for range 5 {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("POST", "/v2/models/bc/infer", strings.NewReader(body)))
+		if rec.Code != 200 {
+			t.Fatal(rec.Code, rec.Body.String())
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, ok := d.Report("bc", 2, time.Now())
+		if ok && r.Rows == 5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shadow window: %v %+v", ok, r)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
