@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/apiclient"
 )
 
 // csvPredict is `sluice predict --csv`.
@@ -105,6 +107,12 @@ func (e *env) predictCSV(endpoint string, cf csvPredict) error {
 		}
 		data, version, rid, err := client.PredictWithHeaders(e.ctx, endpoint, body, headers)
 		if err != nil {
+			var ae *apiclient.Error
+			if errors.As(err, &ae) {
+				e2 := *ae
+				e2.Message = fmt.Sprintf("%s line %d: %s", cf.path, line, ae.Message)
+				return &e2
+			}
 			return fmt.Errorf("%s line %d: %w", cf.path, line, err)
 		}
 		var resp struct {

@@ -244,3 +244,44 @@ rules:
 		t.Errorf("GET /api/v2/alerts: %d %s", resp.StatusCode, raw)
 	}
 }
+
+// TestPredictCSVThenFeedback is the README's flow: score a CSV row by row
+// with `sluice predict --csv`, keep the request ids and labels, upload them
+// as feedback, read the performance.
+func TestPredictCSVThenFeedback(t *testing.T) {
+	root := repoRoot(t)
+	s := startServer(t)
+	s.cli(t, "model", "push", "bc", filepath.Join(root, "examples/xgboost/breast_cancer.json"))
+	s.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1", "--sensitive-header", "X-Site")
+	out := s.cli(t, "predict", "bc", "--csv", filepath.Join(root, "examples/monitoring/breast_cancer_shifted.csv"), "--ignore", "target", "--header-column", "X-Site=site", "--label-column", "target")
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	must(t, err, "reading the predict output")
+	if len(recs) != 201 || strings.Join(recs[0], ",") != "request_id,version,prediction,label" {
+		t.Fatalf("predict --csv printed %d lines, header %v", len(recs), recs[0])
+	}
+	seen := map[string]bool{}
+	for _, r := range recs[1:] {
+		if seen[r[0]] || r[1] != "1" {
+			t.Fatalf("row %v: duplicate request id or wrong version", r)
+		}
+		seen[r[0]] = true
+	}
+	answers := filepath.Join(t.TempDir(), "answers.csv")
+	must(t, os.WriteFile(answers, []byte(out), 0o644), "writing answers")
+	if got := s.cli(t, "feedback", "upload", answers); !strings.Contains(got, "200 joined, 0 rejected") {
+		t.Errorf("feedback upload: %s", got)
+	}
+	var p apiclient.PerformanceResponse
+	s.cliJSON(t, &p, "endpoint", "performance", "bc")
+	if len(p.Versions) != 1 || p.Versions[0].Total.Labeled != 200 || p.Versions[0].Total.Accuracy == nil {
+		t.Errorf("performance: %+v", p)
+	}
+	var f apiclient.FairnessResponse
+	s.cliJSON(t, &f, "endpoint", "fairness", "bc")
+	if len(f.Versions) != 1 || len(f.Versions[0].Groups) != 2 || f.Versions[0].Groups[0].Group != "north" || f.Versions[0].Groups[0].Rows != 104 {
+		t.Errorf("fairness: %+v", f)
+	}
+	if _, errOut, code := s.cliResult("predict", "bc", "--csv", filepath.Join(root, "examples/monitoring/breast_cancer_shifted.csv")); code == 0 || !strings.Contains(errOut, "line 2") {
+		t.Errorf("predict --csv with the label as a feature: exit %d, %s", code, errOut)
+	}
+}
