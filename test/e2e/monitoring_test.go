@@ -284,4 +284,24 @@ func TestPredictCSVThenFeedback(t *testing.T) {
 	if _, errOut, code := s.cliResult("predict", "bc", "--csv", filepath.Join(root, "examples/monitoring/breast_cancer_shifted.csv")); code == 0 || !strings.Contains(errOut, "line 2") {
 		t.Errorf("predict --csv with the label as a feature: exit %d, %s", code, errOut)
 	}
+	// No baseline: the drift route answers, empty; unknown names are 404.
+	if out := s.cli(t, "drift", "bc"); !strings.Contains(out, "No drift data for bc yet") {
+		t.Errorf("sluice drift without a baseline: %s", out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"drift", "nope"}, 2, "not found"},
+		{[]string{"endpoint", "performance", "nope"}, 2, "not found"},
+		{[]string{"alerts", "--state", "bogus"}, 2, "state"},
+	} {
+		if _, errOut, code := s.cliResult(c.args...); code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("sluice %v: exit %d, %s; want %d mentioning %q", c.args, code, errOut, c.code, c.want)
+		}
+	}
+	if _, errOut, code := s.cliResult("model", "push", "bc", filepath.Join(root, "examples/xgboost/breast_cancer.json"), "--baseline", filepath.Join(root, "examples/xgboost/diabetes.csv")); code != 2 || !strings.Contains(errOut, "baseline") {
+		t.Errorf("push with the wrong baseline: exit %d, %s", code, errOut)
+	}
 }
