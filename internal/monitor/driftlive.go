@@ -2,8 +2,10 @@ package monitor
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/monitor/drift"
@@ -25,7 +27,7 @@ const DefaultDriftWindow = time.Hour
 
 // driftSeries is the window of one endpoint and version.
 type driftSeries struct {
-	base    *drift.Baseline
+	base    atomic.Pointer[drift.Baseline] // the baseline the window was made from, or an equal one
 	w       *drift.Window
 	cols    []int // baseline feature i → column of the request matrix, -1 when absent
 	scratch sync.Pool
@@ -120,13 +122,25 @@ func PredictionValue(p Prediction, r int) float64 {
 // series returns the window of k, making it when base is usable with the
 // request's features; nil when no baseline feature is among them.
 func (d *Drift) series(k versionKey, base *drift.Baseline, features []string) *driftSeries {
-	if v, ok := d.m.Load(k); ok {
-		return v.(*driftSeries)
+	v, ok := d.m.Load(k)
+	if ok {
+		s := v.(*driftSeries)
+		if s == nil || s.base.Load() == base {
+			return s
+		}
+		// The version was reloaded (an equal baseline), or the endpoint was
+		// made again for another model (a different one: start afresh).
+		if sameBaseline(s.base.Load(), base) {
+			s.base.Store(base)
+			return s
+		}
 	}
 	d.create.Lock()
 	defer d.create.Unlock()
 	if v, ok := d.m.Load(k); ok {
-		return v.(*driftSeries)
+		if s := v.(*driftSeries); s == nil || s.base.Load() == base {
+			return s
+		}
 	}
 	cols := make([]int, len(base.Features))
 	found := false
@@ -141,7 +155,8 @@ func (d *Drift) series(k versionKey, base *drift.Baseline, features []string) *d
 	}
 	var s *driftSeries
 	if w, err := drift.NewWindow(base, d.opts); err == nil && (found || base.Prediction != nil) {
-		s = &driftSeries{base: base, w: w, cols: cols}
+		s = &driftSeries{w: w, cols: cols}
+		s.base.Store(base)
 		n := len(cols)
 		s.scratch.New = func() any {
 			v := make([]float64, n)
@@ -152,6 +167,24 @@ func (d *Drift) series(k versionKey, base *drift.Baseline, features []string) *d
 	// nil, so it costs one map lookup per request.
 	d.m.Store(k, s)
 	return s
+}
+
+// sameBaseline reports whether two baselines summarise the same data: the
+// same rows, features, kinds and bins.
+func sameBaseline(a, b *drift.Baseline) bool {
+	if a == nil || b == nil || a.Rows != b.Rows || len(a.Features) != len(b.Features) || (a.Prediction == nil) != (b.Prediction == nil) {
+		return false
+	}
+	for i := range a.Features {
+		fa, fb := &a.Features[i], &b.Features[i]
+		if fa.Name != fb.Name || fa.Kind != fb.Kind || fa.Count != fb.Count {
+			return false
+		}
+		if fa.Numeric != nil && (fb.Numeric == nil || !slices.Equal(fa.Numeric.Edges, fb.Numeric.Edges) || !slices.Equal(fa.Numeric.Counts, fb.Numeric.Counts)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Report compares the window of endpoint and version with its baseline; it

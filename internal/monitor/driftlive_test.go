@@ -138,3 +138,32 @@ func BenchmarkDriftReport(b *testing.B) {
 		d.Report("e", 1, now)
 	}
 }
+
+// TestDriftWindowFollowsTheBaseline: a reloaded version (an equal
+// baseline) keeps its window; an endpoint made again for another model
+// (a different baseline under the same version number) starts afresh.
+func TestDriftWindowFollowsTheBaseline(t *testing.T) {
+	base, names := testBaseline(t, 2)
+	d, _ := NewDrift(drift.WindowOptions{})
+	now := time.Now()
+	obs := func(b *drift.Baseline) {
+		d.Observe("e", 1, b, Matrix{Features: names, F64: []float64{0.1, 0.2}, Rows: 1}, Prediction{}, now)
+	}
+	obs(base)
+	reloaded := *base
+	obs(&reloaded)
+	if r, _ := d.Report("e", 1, now); r.Rows != 2 {
+		t.Fatalf("after a reload: %d rows, want 2", r.Rows)
+	}
+	other, err := drift.BuildBaseline(drift.Sample{Columns: []drift.Column{
+		{Name: names[0], Kind: drift.Numeric, Num: []float64{1, 2, 3}},
+		{Name: names[1], Kind: drift.Numeric, Num: []float64{4, 5, 6}},
+	}}, drift.BaselineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs(other)
+	if r, ok := d.Report("e", 1, now); !ok || r.Rows != 1 || r.BaselineRows != 3 {
+		t.Fatalf("after a new baseline: %+v, want 1 row against 3", r)
+	}
+}
