@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -125,7 +126,7 @@ func (m *Manager) Eval(now time.Time) (fired, resolved []Alert) {
 	for i := range m.cfg.Rules {
 		r := &m.cfg.Rules[i]
 		for _, s := range samples {
-			if s.Metric != r.Metric || !r.matches(s.Labels) || !r.holds(s.Value) {
+			if s.Metric != r.Metric || math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || !r.matches(s.Labels) || !r.holds(s.Value) {
 				continue
 			}
 			labels := map[string]string{"alertname": r.Name}

@@ -273,7 +273,7 @@ the endpoint spec: monitoring: {sensitive: {header: X-Region}} or {feature: age_
 
 func newAlertsCmd(e *env) *cobra.Command {
 	var state string
-	return withAlertFlags(&cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "alerts",
 		Short: "List pending and firing alerts",
 		Long: `alerts lists the alerts of the server's rules (sluice server --alert-rules FILE) that are
@@ -317,10 +317,7 @@ are served in Alertmanager's v2 shape at GET /api/v2/alerts.`,
 				return e.table([]string{"ALERT", "STATE", "VALUE", "SINCE", "LABELS"}, rows)
 			})
 		},
-	}, &state)
-}
-
-func withAlertFlags(cmd *cobra.Command, state *string) *cobra.Command {
-	cmd.Flags().StringVar(state, "state", "", "only pending or only firing alerts")
+	}
+	cmd.Flags().StringVar(&state, "state", "", "only pending or only firing alerts")
 	return cmd
 }
