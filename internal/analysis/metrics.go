@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -255,4 +256,70 @@ func DisparateImpactRatio(yPred []int, groups []string) (GroupMetric, error) {
 		return GroupMetric{Groups: rates}, errors.New("yPred: no group has any positive prediction, so the ratio is undefined")
 	}
 	return GroupMetric{Value: lo / hi, Groups: rates}, nil
+}
+
+// GroupCount is one group's counts from live traffic, the aggregated form
+// of the per-row arrays the fairness functions above take.
+type GroupCount struct {
+	Group string `json:"group"`
+	// Rows predicted and how many were predicted 1 (selected).
+	Rows     int64 `json:"rows"`
+	Selected int64 `json:"selected"`
+	// Positives are labelled rows with label 1; TruePositives those of them
+	// predicted 1.
+	Positives     int64 `json:"positives"`
+	TruePositives int64 `json:"true_positives"`
+}
+
+// Fairness holds the fairness metrics of counted groups; a metric that is
+// undefined (fewer than two groups with rows, no positive prediction, a
+// group without positive labels) is nil, with the reason in Notes.
+type Fairness struct {
+	DemographicParityDifference *GroupMetric `json:"demographic_parity_difference,omitempty"`
+	DisparateImpactRatio        *GroupMetric `json:"disparate_impact_ratio,omitempty"`
+	EqualOpportunityDifference  *GroupMetric `json:"equal_opportunity_difference,omitempty"`
+	Notes                       []string     `json:"notes,omitempty"`
+}
+
+// FairnessOf computes, from counts, the same values as
+// DemographicParityDifference, DisparateImpactRatio and
+// EqualOpportunityDifference on the rows behind them. Groups without rows
+// are left out of the selection rates.
+func FairnessOf(groups []GroupCount) Fairness {
+	var f Fairness
+	gs := slices.Clone(groups)
+	sort.Slice(gs, func(i, j int) bool { return gs[i].Group < gs[j].Group })
+	var sel, tpr []GroupRate
+	tprOK := true
+	for _, g := range gs {
+		if g.Rows > 0 {
+			sel = append(sel, GroupRate{Group: g.Group, Size: int(g.Rows), Rate: float64(g.Selected) / float64(g.Rows)})
+		}
+		if g.Positives > 0 {
+			tpr = append(tpr, GroupRate{Group: g.Group, Size: int(g.Positives), Rate: float64(g.TruePositives) / float64(g.Positives)})
+		} else if g.Rows > 0 {
+			tprOK = false
+		}
+	}
+	if len(sel) < 2 {
+		f.Notes = append(f.Notes, "fewer than two groups have predictions")
+		return f
+	}
+	lo, hi := spread(sel)
+	f.DemographicParityDifference = &GroupMetric{Value: hi - lo, Groups: sel}
+	if hi > 0 {
+		f.DisparateImpactRatio = &GroupMetric{Value: lo / hi, Groups: sel}
+	} else {
+		f.Notes = append(f.Notes, "disparate impact ratio: no group has a positive prediction")
+	}
+	switch {
+	case len(tpr) == 0:
+		f.Notes = append(f.Notes, "equal opportunity difference: no labels with a positive class yet")
+	case !tprOK || len(tpr) < 2:
+		f.Notes = append(f.Notes, "equal opportunity difference: a group has no labelled positives yet")
+	default:
+		lo, hi := spread(tpr)
+		f.EqualOpportunityDifference = &GroupMetric{Value: hi - lo, Groups: tpr}
+	}
+	return f
 }

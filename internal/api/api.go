@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/alert"
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/auth"
@@ -59,6 +60,8 @@ type Options struct {
 	PredictionLogDir string
 	// Rollouts is the rollout controller; nil leaves out the rollout routes.
 	Rollouts *rollout.Controller
+	// Alerts evaluates alerting rules; nil serves empty alert lists.
+	Alerts *alert.Manager
 	// AuditKeys verifies the signed audit heads; nil skips the signatures
 	// (their heads are still checked against the chain).
 	AuditKeys signing.Keyring
@@ -110,6 +113,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "POST /api/v1/endpoints/{name}/rolling", auth.Deployer, a.startRolling)
 	a.handle(mux, "GET /api/v1/endpoints/{name}/logs", auth.Viewer, a.logs)
 	a.handle(mux, "GET /api/v1/endpoints/{name}/facts", auth.Viewer, a.facts)
+	a.registerMonitoring(mux)
 	a.registerSecurity(mux)
 	a.registerRollouts(mux)
 	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
@@ -308,6 +312,7 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 	mr := multipart.NewReader(http.MaxBytesReader(w, r.Body, limit+maxJSONBody), params["boundary"])
 	var md apiclient.PushMetadata
 	var data []byte
+	var baseline *registry.BaselineSpec
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -325,6 +330,17 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 				a.writeError(w, r, fmt.Errorf("%w: metadata: %v", registry.ErrInvalid, err))
 				return
 			}
+		case "baseline":
+			csv, err := io.ReadAll(io.LimitReader(p, maxBaselineBytes+1))
+			if err != nil {
+				a.writeError(w, r, bodyError(err, limit))
+				return
+			}
+			if len(csv) > maxBaselineBytes {
+				a.writeError(w, r, fmt.Errorf("%w: baseline: larger than the limit of %d bytes", errTooLarge, maxBaselineBytes))
+				return
+			}
+			baseline = &registry.BaselineSpec{CSV: csv}
 		case "artifact":
 			if data, err = io.ReadAll(io.LimitReader(p, limit+1)); err != nil {
 				a.writeError(w, r, bodyError(err, limit))
@@ -335,7 +351,7 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		default:
-			a.writeError(w, r, fmt.Errorf("%w: unknown form part %q (want \"metadata\" and \"artifact\")", registry.ErrInvalid, p.FormName()))
+			a.writeError(w, r, fmt.Errorf("%w: unknown form part %q (want \"metadata\", \"artifact\" and optionally \"baseline\")", registry.ErrInvalid, p.FormName()))
 			return
 		}
 	}
@@ -346,7 +362,13 @@ func (a *API) pushVersion(w http.ResponseWriter, r *http.Request) {
 	req := registry.PushRequest{
 		Model: model, Format: md.Format, Description: md.Description, Labels: md.Labels,
 		Metrics: md.Metrics, Params: md.Params, Actor: actor(r), Artifact: data,
-		ArtifactSignature: md.ArtifactSignature,
+		ArtifactSignature: md.ArtifactSignature, Baseline: baseline,
+	}
+	if baseline != nil {
+		baseline.Categorical = md.BaselineCategorical
+	} else if len(md.BaselineCategorical) > 0 {
+		a.writeError(w, r, fmt.Errorf("%w: metadata.baseline_categorical: given without a \"baseline\" part", registry.ErrInvalid))
+		return
 	}
 	if len(md.Signature) > 0 && string(md.Signature) != "null" {
 		req.Signature = new(inference.Signature)
@@ -417,7 +439,7 @@ func endpointView(e registry.Endpoint) apiclient.Endpoint {
 		Name: e.Name, Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 		ServingVersion: e.ServingVersion, Error: e.Error,
 		Spec: apiclient.EndpointSpec{Model: e.Spec.Model, Version: e.Spec.Version, Description: e.Spec.Description, Traffic: e.Spec.Traffic, SegmentBy: e.Spec.SegmentBy, Protection: (*apiclient.Protection)(e.Spec.Protection), Rolling: (*apiclient.Rolling)(e.Spec.Rolling),
-			Auth: e.Spec.Auth, Approval: e.Spec.Approval},
+			Auth: e.Spec.Auth, Approval: e.Spec.Approval, Monitoring: (*apiclient.Monitoring)(e.Spec.Monitoring)},
 	}
 }
 
@@ -445,7 +467,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := a.reg.CreateEndpoint(r.Context(), req.Name, registry.EndpointSpec{Model: req.Model, Version: req.Version, Description: req.Description, Traffic: req.Traffic, SegmentBy: req.SegmentBy, Protection: (*registry.Protection)(req.Protection),
-		Auth: req.Auth, Approval: req.Approval})
+		Auth: req.Auth, Approval: req.Approval, Monitoring: (*registry.Monitoring)(req.Monitoring)})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -494,6 +516,12 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.Approval != nil {
 			sp.Approval = *req.Approval
+		}
+		if req.Monitoring != nil {
+			sp.Monitoring = (*registry.Monitoring)(req.Monitoring)
+			if sp.Monitoring.Sensitive == nil {
+				sp.Monitoring = nil
+			}
 		}
 		return nil
 	})

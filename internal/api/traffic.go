@@ -19,6 +19,13 @@ type DataPlane struct {
 	Live       *monitor.Live
 	Comparison *monitor.Comparison
 	Outcomes   *monitor.Outcomes
+	// Drift, Performance and Fairness are the monitors behind the drift,
+	// performance and fairness routes; nil ones answer empty.
+	Drift       *monitor.Drift
+	Performance *monitor.Performance
+	Fairness    *monitor.Fairness
+	// DriftWindow describes the live drift window ("1h0m0s", "10000 rows").
+	DriftWindow string
 }
 
 func (a *API) setTraffic(w http.ResponseWriter, r *http.Request) {

@@ -134,6 +134,13 @@ func esc(s string) string { return url.PathEscape(s) }
 
 // PushVersion uploads an artifact as a new version of model.
 func (c *Client) PushVersion(ctx context.Context, model string, md PushMetadata, artifact io.Reader) (Version, error) {
+	return c.PushVersionWithBaseline(ctx, model, md, artifact, nil)
+}
+
+// PushVersionWithBaseline pushes a version with its training sample (a CSV
+// with a header row), which the server summarises into the version's drift
+// baseline; a nil baseline pushes none.
+func (c *Client) PushVersionWithBaseline(ctx context.Context, model string, md PushMetadata, artifact, baseline io.Reader) (Version, error) {
 	var v Version
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
@@ -152,6 +159,15 @@ func (c *Client) PushVersion(ctx context.Context, model string, md PushMetadata,
 			}
 			if _, err := io.Copy(fw, artifact); err != nil {
 				return fmt.Errorf("reading model file: %w", err)
+			}
+			if baseline != nil {
+				bw, err := mw.CreateFormFile("baseline", "baseline.csv")
+				if err != nil {
+					return err
+				}
+				if _, err := io.Copy(bw, baseline); err != nil {
+					return fmt.Errorf("reading baseline file: %w", err)
+				}
 			}
 			return mw.Close()
 		}()
@@ -277,31 +293,45 @@ func (c *Client) ServedAt(ctx context.Context, name string, at time.Time) (Serve
 // Predict calls the plain JSON inference form with body and returns the raw
 // answer and the version that gave it.
 func (c *Client) Predict(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {
+	data, v, _, err := c.PredictWithHeaders(ctx, endpoint, body, nil)
+	return data, v, err
+}
+
+// PredictWithHeaders is Predict with extra request headers (a sensitive
+// attribute, a sticky key); it also returns the request id.
+func (c *Client) PredictWithHeaders(ctx context.Context, endpoint string, body []byte, headers map[string]string) ([]byte, int, string, error) {
+	return c.predict(ctx, endpoint, body, headers)
+}
+
+func (c *Client) predict(ctx context.Context, endpoint string, body []byte, headers map[string]string) ([]byte, int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/endpoints/"+esc(endpoint)+":predict", bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("calling Sluice at %s: %w", c.base, err)
+		return nil, 0, "", fmt.Errorf("calling Sluice at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	if resp.StatusCode != http.StatusOK {
 		var eb struct {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
-			return nil, 0, &Error{Status: resp.StatusCode, Code: CodeInvalid, Message: eb.Error}
+			return nil, 0, "", &Error{Status: resp.StatusCode, Code: CodeInvalid, Message: eb.Error}
 		}
-		return nil, 0, &Error{Status: resp.StatusCode, Message: string(data)}
+		return nil, 0, "", &Error{Status: resp.StatusCode, Message: string(data)}
 	}
 	v, _ := strconv.Atoi(resp.Header.Get("Sluice-Model-Version"))
-	return data, v, nil
+	return data, v, resp.Header.Get("Sluice-Request-Id"), nil
 }
 
 // ServerInfo is GET /api/v1/info.

@@ -55,6 +55,9 @@ type PushMetadata struct {
 	// ArtifactSignature signs the artifact's sha256 and the model name
 	// (sluice model push --sign-key).
 	ArtifactSignature *signing.Signature `json:"artifact_signature,omitempty"`
+	// BaselineCategorical names columns of the baseline CSV holding
+	// numeric category codes (compared as categories).
+	BaselineCategorical []string `json:"baseline_categorical,omitempty"`
 }
 
 // AliasChange is one move of an alias.
@@ -93,6 +96,14 @@ type EndpointSpec struct {
 	// Approval "required" makes production changes wait for a second
 	// person with the approver role.
 	Approval string `json:"approval,omitempty"`
+	// Monitoring configures the endpoint's monitors (docs/monitoring.md).
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
+}
+
+// Monitoring configures an endpoint's monitors.
+type Monitoring struct {
+	// Sensitive is the header or input feature fairness is measured across.
+	Sensitive *traffic.Sticky `json:"sensitive,omitempty"`
 }
 
 // Rolling shifts traffic from From to To in Steps equal increments, one
@@ -141,6 +152,9 @@ type UpdateEndpointRequest struct {
 	// Auth and Approval replace the endpoint's settings when set.
 	Auth     *string `json:"auth,omitempty"`
 	Approval *string `json:"approval,omitempty"`
+	// Monitoring replaces the endpoint's monitoring settings; an empty
+	// object removes them.
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
 }
 
 // Share is one version's part of an endpoint's traffic right now.

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluicehq/sluice/internal/apiclient"
+	"github.com/sluicehq/sluice/internal/traffic"
 )
 
 func newEndpointCmd(e *env) *cobra.Command {
@@ -19,7 +20,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 		Use:   "endpoint",
 		Short: "Create and manage endpoints: the stable names clients call",
 	}
-	cmd.AddCommand(newEndpointCreateCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
+	cmd.AddCommand(newEndpointCreateCmd(e), newPerformanceCmd(e), newFairnessCmd(e), newEndpointListCmd(e), newEndpointShowCmd(e),
 		newEndpointSetVersionCmd(e), newEndpointDeleteCmd(e), newEndpointHistoryCmd(e),
 		newEndpointTrafficCmd(e), newEndpointCompareCmd(e), newEndpointProtectCmd(e), newEndpointRollingCmd(e))
 	return cmd
@@ -27,7 +28,7 @@ func newEndpointCmd(e *env) *cobra.Command {
 
 func newEndpointCreateCmd(e *env) *cobra.Command {
 	var req apiclient.CreateEndpointRequest
-	var file, authMode, approval string
+	var file, authMode, approval, sensHeader, sensFeature string
 	cmd := &cobra.Command{
 		Use:   "create NAME (--model MODEL --version VERSION|@ALIAS|latest | -f SPEC.yaml)",
 		Short: "Create an endpoint serving a model version",
@@ -60,6 +61,9 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 			if approval != "" {
 				req.Approval = approval
 			}
+			if sensHeader != "" || sensFeature != "" {
+				req.Monitoring = &apiclient.Monitoring{Sensitive: &traffic.Sticky{Header: sensHeader, Feature: sensFeature}}
+			}
 			ep, err := e.client().CreateEndpoint(e.ctx, req)
 			if err != nil {
 				return err
@@ -76,6 +80,8 @@ With --version @ALIAS the endpoint follows the alias: moving the alias switches 
 	cmd.Flags().StringVarP(&file, "file", "f", "", "endpoint spec as YAML or JSON (model, version or traffic, segmentBy, protection, auth, approval)")
 	cmd.Flags().StringVar(&authMode, "auth", "", "who may call it: public (default) or token (an API token or client certificate)")
 	cmd.Flags().StringVar(&approval, "approval", "", "required: production changes wait for a second person's approval")
+	cmd.Flags().StringVar(&sensHeader, "sensitive-header", "", "request header holding the sensitive attribute fairness is measured across (e.g. X-Region)")
+	cmd.Flags().StringVar(&sensFeature, "sensitive-feature", "", "input feature holding the sensitive attribute fairness is measured across")
 	return cmd
 }
 
@@ -307,14 +313,26 @@ func orDash(s string) string {
 
 func newPredictCmd(e *env) *cobra.Command {
 	var data, file string
+	var cf csvPredict
 	cmd := &cobra.Command{
 		Use:   "predict ENDPOINT",
 		Short: "Score instances with an endpoint (the plain JSON form)",
+		Long: `predict sends one request (-d or -f), or every row of a CSV file (--csv), one request
+per row. With --csv it prints request_id,version,prediction per row (plus label
+with --label-column), ready for sluice feedback upload once the labels are known;
+--header-column X-Region=region sends a column's value as a request header.`,
 		Example: `  sluice predict fraud -d '{"instances":[{"amount":12.5,"age":31}]}'
   sluice predict fraud -f request.json
-  cat request.json | sluice predict fraud -f -`,
+  cat request.json | sluice predict fraud -f -
+  sluice predict fraud --csv today.csv --ignore label --label-column label > answers.csv`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cf.path != "" {
+				if data != "" || file != "" {
+					return fmt.Errorf("give either --csv or -d/-f, not both")
+				}
+				return e.predictCSV(args[0], cf)
+			}
 			var body []byte
 			switch {
 			case data != "" && file != "":
@@ -349,6 +367,10 @@ func newPredictCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "request body (JSON)")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "file with the request body, or - for stdin")
+	cmd.Flags().StringVar(&cf.path, "csv", "", "CSV file whose rows (features by column name) are scored")
+	cmd.Flags().StringSliceVar(&cf.ignore, "ignore", nil, "--csv: columns that are not features")
+	cmd.Flags().StringVar(&cf.label, "label-column", "", "--csv: column copied to the output as label (not sent)")
+	cmd.Flags().StringSliceVar(&cf.headers, "header-column", nil, "--csv: HEADER=COLUMN sends the column's value as a request header (not as a feature)")
 	return cmd
 }
 

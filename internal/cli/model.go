@@ -31,6 +31,8 @@ func newModelPushCmd(e *env) *cobra.Command {
 	var format, description, signature, urls, protocol, signKey string
 	var timeout time.Duration
 	var labels, metrics, params []string
+	var baselineFile string
+	var baselineCategorical []string
 	cmd := &cobra.Command{
 		Use:   "push NAME FILE | push NAME --format http --url URL[,URL...]",
 		Short: "Push a model file as the next version of NAME",
@@ -45,11 +47,17 @@ types, outputs) is read from the file; give --signature for formats that carry n
 With --format http there is no file: the version is a model served by an external model
 server speaking Open Inference Protocol v2 (Triton, KServe, MLServer) or TF Serving REST,
 at one or more replica URLs. Sluice health-checks them, applies --timeout, and retries a
-failed call once on another replica.`,
+failed call once on another replica.
+
+With --baseline the training sample (a CSV with a header row) is summarised into the
+version's drift baseline: per-feature deciles and histograms (numeric), frequencies
+(categorical), and the distribution of the version's own predictions on those rows.
+Live traffic is compared with it (sluice drift NAME).`,
 		Example: `  sluice model push fraud model.json
   sluice model push fraud model.txt --format lightgbm --description "retrained on May data" \
       --label team=risk --metric auc=0.94
   sluice model push churn weights.json --signature signature.json
+  sluice model push fraud model.json --baseline train.csv
   sluice model push fraud --format http --url http://triton:8000/v2/models/fraud --timeout 2s
   sluice model push fraud --format http --protocol tfserving --url http://tfs:8501/v1/models/fraud \
       --signature signature.json`,
@@ -130,7 +138,17 @@ failed call once on another replica.`,
 				}
 				artifact = bytes.NewReader(data)
 			}
-			v, err := e.client().PushVersion(e.ctx, args[0], md, artifact)
+			var baseline io.Reader
+			if baselineFile != "" {
+				f, err := os.Open(baselineFile)
+				if err != nil {
+					return fmt.Errorf("--baseline: %w", err)
+				}
+				defer f.Close()
+				baseline = f
+				md.BaselineCategorical = baselineCategorical
+			}
+			v, err := e.client().PushVersionWithBaseline(e.ctx, args[0], md, artifact, baseline)
 			if err != nil {
 				return err
 			}
@@ -141,6 +159,8 @@ failed call once on another replica.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&baselineFile, "baseline", "", "training sample CSV summarised into the version's drift baseline")
+	f.StringSliceVar(&baselineCategorical, "baseline-categorical", nil, "baseline columns of numeric codes to compare as categories")
 	f.StringVar(&format, "format", "", "model format: xgboost, lightgbm, linear, onnx, http (default: detect)")
 	f.StringVar(&description, "description", "", "what this version is")
 	f.StringArrayVar(&labels, "label", nil, "label k=v (repeatable)")

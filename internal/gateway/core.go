@@ -230,7 +230,7 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 		return nil, g.predictError(c.ep, c.b, err)
 	}
 	answer := prediction(c.b, string(c.role), outputs, took)
-	g.remember(rid, c.ep, answer)
+	g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
 	if len(c.mirrors) > 0 {
 		seg := c.segment(inputs)
 		for _, v := range c.mirrors {

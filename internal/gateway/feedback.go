@@ -54,11 +54,11 @@ func prediction(b *Backend, role string, outputs []inference.Tensor, latency tim
 }
 
 // remember records an answered request for feedback to join later.
-func (g *Gateway) remember(rid string, ep *Endpoint, answer monitor.Prediction) {
+func (g *Gateway) remember(rid string, ep *Endpoint, answer monitor.Prediction, groups []string) {
 	if g.opts.Recent == nil {
 		return
 	}
-	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer})
+	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer, Groups: groups})
 }
 
 // feedbackItem is one label or reward in POST /v1/feedback.
@@ -190,6 +190,10 @@ func (g *Gateway) joinFeedback(i int, it feedbackItem, single bool) feedbackResu
 			res.Error = field + ".label: " + err.Error()
 			return res
 		}
+	}
+	if fb.Labels != nil {
+		g.opts.Performance.Join(req, fb.Labels, time.Now())
+		g.opts.Fairness.Join(req, fb.Labels)
 	}
 	if fb.HasReward && g.opts.Rewards != nil {
 		g.opts.Rewards.Reward(req.Endpoint, req.Answer.Version, fb.Reward)

@@ -64,6 +64,14 @@ type Options struct {
 	Comparison *monitor.Comparison
 	// Live counts requests, errors and latency per version.
 	Live *monitor.Live
+	// Drift keeps live drift windows of versions with a baseline; nil
+	// measures no drift.
+	Drift *monitor.Drift
+	// Performance accumulates model quality from joined labels; may be nil.
+	Performance *monitor.Performance
+	// Fairness counts outcomes per group of endpoints with a sensitive
+	// attribute; may be nil.
+	Fairness *monitor.Fairness
 	// PredLog receives every prediction (sampled per sink); nil logs none.
 	PredLog *predlog.Logger
 	// Rewards receives rewards for bandit endpoints; may be nil.

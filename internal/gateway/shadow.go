@@ -120,6 +120,11 @@ func (g *Gateway) runMirror(ctx context.Context, j mirrorJob) {
 			p = monitor.Prediction{Version: j.backend.Version, Role: j.role, Err: err.Error(), Latency: time.Since(start)}
 		} else {
 			p = prediction(j.backend, j.role, outputs, time.Since(start))
+			// The mirrored version's own window: its prediction drift on
+			// the traffic it would serve.
+			if m, ok := tabularMatrix(inputs, j.backend); ok && g.opts.Drift != nil && j.backend.Baseline != nil {
+				g.opts.Drift.Observe(j.endpoint, j.backend.Version, j.backend.Baseline, m, p, time.Now())
+			}
 		}
 	}
 	if p.Err != "" {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/monitor/drift"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
 
@@ -34,6 +35,9 @@ type Endpoint struct {
 	SegmentHeader, SegmentFeature string
 	// Guard limits and protects the endpoint; nil means no protection.
 	Guard *Guard
+	// SensitiveHeader or SensitiveFeature names the sensitive attribute
+	// whose groups fairness is measured across; both empty means none.
+	SensitiveHeader, SensitiveFeature string
 	// RequireToken makes every call to the endpoint (metadata, readiness,
 	// inference; REST and gRPC) pass Options.Authorizer first.
 	RequireToken bool
@@ -53,10 +57,14 @@ type Backend struct {
 	Err error
 	// Key identifies the loaded artifact (set by the control plane).
 	Key string
+	// Baseline is the version's training-data summary for drift; nil when
+	// it has none.
+	Baseline *drift.Baseline
 
 	sig        inference.Signature
 	tabular    inference.TensorSpec
 	isTabular  bool
+	features   []string // names of the tabular input's columns
 	versionStr string
 }
 
@@ -67,6 +75,9 @@ func NewBackend(model string, version int, format string, rt inference.Model, lo
 	if rt != nil {
 		b.sig = rt.Signature()
 		b.tabular, b.isTabular = b.sig.TabularInput()
+		for _, f := range b.tabular.Features {
+			b.features = append(b.features, f.Name)
+		}
 	}
 	return b
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,6 +27,12 @@ type Collector struct {
 	// Rejected reports requests refused by endpoint protection, by
 	// endpoint; may be nil.
 	Rejected func() map[string]uint64
+	// Drift holds the live drift windows; may be nil.
+	Drift *Drift
+	// Performance holds the metrics from late labels; may be nil.
+	Performance *Performance
+	// Now is the clock for windows; nil means time.Now.
+	Now func() time.Time
 }
 
 var (
@@ -41,11 +48,27 @@ var (
 	descForgot   = prometheus.NewDesc("sluice_feedback_memory_evicted_total", "Requests forgotten before their feedback horizon because the memory was full.", nil, nil)
 	descRevision = prometheus.NewDesc("sluice_routing_revision", "Store revision the routing table was built from.", nil, nil)
 	descRejected = prometheus.NewDesc("sluice_requests_rejected_total", "Requests refused with 429 by endpoint protection (rate or concurrency limit).", []string{"endpoint"}, nil)
+
+	evLabels       = []string{"endpoint", "version"}
+	featLabels     = []string{"endpoint", "version", "feature"}
+	descDriftPSI   = prometheus.NewDesc("sluice_drift_psi", "Population stability index of an input feature in the live drift window against the version's baseline.", featLabels, nil)
+	descDriftJS    = prometheus.NewDesc("sluice_drift_js_distance", "Jensen-Shannon distance (base 2) of an input feature in the live drift window against the baseline.", featLabels, nil)
+	descDriftKS    = prometheus.NewDesc("sluice_drift_ks_statistic", "Kolmogorov-Smirnov statistic (lower bound on the baseline's grid) of a numeric input feature in the live drift window.", featLabels, nil)
+	descDriftP     = prometheus.NewDesc("sluice_drift_pvalue", "p-value of the drift test of an input feature (Kolmogorov-Smirnov for numeric, chi-square for categorical features).", featLabels, nil)
+	descDrifted    = prometheus.NewDesc("sluice_drift_detected", "1 when an input feature crossed a drift threshold in the live window, else 0.", featLabels, nil)
+	descDriftMax   = prometheus.NewDesc("sluice_drift_psi_max", "Largest PSI over a version's input features in the live drift window.", evLabels, nil)
+	descPredPSI    = prometheus.NewDesc("sluice_prediction_drift_psi", "Population stability index of the version's predictions in the live drift window against the baseline's.", evLabels, nil)
+	descDriftRows  = prometheus.NewDesc("sluice_drift_window_rows", "Rows in the live drift window of a version.", evLabels, nil)
+	perfLabels     = []string{"endpoint", "version", "metric"}
+	descPerf       = prometheus.NewDesc("sluice_model_performance", "Model quality from joined labels over the performance window, by metric (accuracy, precision, recall, f1, roc_auc, log_loss, rmse, mae).", perfLabels, nil)
+	descLabeled    = prometheus.NewDesc("sluice_labeled_requests_total", "Requests whose labels arrived and were joined to the version's prediction.", evLabels, nil)
+	descLabelDelay = prometheus.NewDesc("sluice_label_delay_seconds", "Time from a prediction to the arrival of its label.", evLabels, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descRows, descErrors, descLatency, descDropped, descMirrored, descQueued, descRecent, descForgot, descRevision, descRejected} {
+	for _, d := range []*prometheus.Desc{descRequests, descRows, descErrors, descLatency, descDropped, descMirrored, descQueued, descRecent, descForgot, descRevision, descRejected,
+		descDriftPSI, descDriftJS, descDriftKS, descDriftP, descDrifted, descDriftMax, descPredPSI, descDriftRows, descPerf, descLabeled, descLabelDelay} {
 		ch <- d
 	}
 }
@@ -82,6 +105,63 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.Rejected != nil {
 		for ep, n := range c.Rejected() {
 			ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(n), ep)
+		}
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	c.collectDrift(ch, now())
+	c.collectPerformance(ch, now())
+}
+
+func (c *Collector) collectDrift(ch chan<- prometheus.Metric, now time.Time) {
+	for _, vd := range c.Drift.CachedReports(now) {
+		ev := []string{vd.Endpoint, strconv.Itoa(vd.Version)}
+		r := vd.Report
+		sc := Score(r)
+		ch <- prometheus.MustNewConstMetric(descDriftRows, prometheus.GaugeValue, float64(r.Rows), ev...)
+		ch <- prometheus.MustNewConstMetric(descDriftMax, prometheus.GaugeValue, sc.MaxPSI, ev...)
+		if sc.PredictionPSI != nil {
+			ch <- prometheus.MustNewConstMetric(descPredPSI, prometheus.GaugeValue, *sc.PredictionPSI, ev...)
+		}
+		for _, f := range r.Features {
+			fl := append(ev[:2:2], f.Feature)
+			gauge := func(d *prometheus.Desc, v *float64) {
+				if v != nil {
+					ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, *v, fl...)
+				}
+			}
+			gauge(descDriftPSI, f.PSI)
+			gauge(descDriftJS, f.JS)
+			gauge(descDriftKS, f.KSStatistic)
+			gauge(descDriftP, f.KSPValue)
+			gauge(descDriftP, f.Chi2PValue)
+			d := 0.0
+			if f.Drifted {
+				d = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descDrifted, prometheus.GaugeValue, d, fl...)
+		}
+	}
+}
+
+func (c *Collector) collectPerformance(ch chan<- prometheus.Metric, now time.Time) {
+	for _, vp := range c.Performance.Versions("", now) {
+		ev := []string{vp.Endpoint, strconv.Itoa(vp.Version)}
+		ch <- prometheus.MustNewConstMetric(descLabeled, prometheus.CounterValue, float64(vp.Total.Labeled), ev...)
+		for name, v := range vp.Window.Metrics() {
+			if name == "label_delay_mean_seconds" {
+				continue // exported as the label delay histogram
+			}
+			ch <- prometheus.MustNewConstMetric(descPerf, prometheus.GaugeValue, v, ev[0], ev[1], name)
+		}
+		if d := vp.Total.LabelDelay; d != nil {
+			b := make(map[float64]uint64, len(DelayBuckets))
+			for i, le := range DelayBuckets {
+				b[le] = uint64(d.Buckets[i])
+			}
+			ch <- prometheus.MustNewConstHistogram(descLabelDelay, uint64(d.Count), d.Mean*float64(d.Count), b, ev...)
 		}
 	}
 }

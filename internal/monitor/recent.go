@@ -31,6 +31,9 @@ type Request struct {
 	Answer Prediction
 	// Mirrors are shadow and challenger predictions, added as they finish.
 	Mirrors []Prediction
+	// Groups holds each row's value of the endpoint's sensitive attribute
+	// (one value for every row when it comes from a header), or nil.
+	Groups []string
 }
 
 // MaxValues caps the output values remembered per prediction.

@@ -42,6 +42,16 @@ type EndpointSpec struct {
 	// Approval "required" makes production changes (rollouts) wait for a
 	// second person with the approver role; "" or "none" does not.
 	Approval string `json:"approval,omitempty"`
+	// Monitoring configures what the endpoint's monitors measure beyond
+	// the defaults.
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
+}
+
+// Monitoring configures an endpoint's monitors.
+type Monitoring struct {
+	// Sensitive names the attribute fairness is measured across: a request
+	// header (metadata) or an input feature, exactly one.
+	Sensitive *traffic.Sticky `json:"sensitive,omitempty"`
 }
 
 // Endpoint auth and approval settings.
@@ -105,6 +115,9 @@ func (sp *EndpointSpec) Validate() error {
 		if err := sp.Protection.validate(); err != nil {
 			return err
 		}
+	}
+	if m := sp.Monitoring; m != nil && m.Sensitive != nil && (m.Sensitive.Header == "") == (m.Sensitive.Feature == "") {
+		return fmt.Errorf("%w: monitoring.sensitive: give exactly one of header and feature", ErrInvalid)
 	}
 	if sp.SegmentBy != nil && (sp.SegmentBy.Header == "") == (sp.SegmentBy.Feature == "") {
 		return fmt.Errorf("%w: segmentBy: give exactly one of header and feature", ErrInvalid)
@@ -446,6 +459,9 @@ func (s *Service) buildEndpoint(ctx context.Context, name string, sp EndpointSpe
 		ep.Guard = s.guardFor(name, *sp.Protection, stableVersion(policy))
 	}
 	ep.RequireToken = sp.Auth == AuthToken
+	if m := sp.Monitoring; m != nil && m.Sensitive != nil {
+		ep.SensitiveHeader, ep.SensitiveFeature = m.Sensitive.Header, m.Sensitive.Feature
+	}
 	return ep, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/batching"
+	"github.com/sluicehq/sluice/internal/monitor/drift"
 	"github.com/sluicehq/sluice/internal/signing"
 	"github.com/sluicehq/sluice/internal/store"
 )
@@ -103,6 +105,9 @@ type PushRequest struct {
 	// ArtifactSignature signs the artifact's digest and the model name
 	// (signing.SignArtifact); nil when unsigned.
 	ArtifactSignature *signing.Signature
+	// Baseline, when set, is the training sample summarised into the
+	// version's drift baseline (features and the version's predictions).
+	Baseline *BaselineSpec
 }
 
 // Errors the API maps to status codes.
@@ -158,6 +163,17 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 		closeModel(m)
 		return store.Version{}, fmt.Errorf("encoding signature: %w", err)
 	}
+	var baseline *drift.Baseline
+	var baselineDigest string
+	if req.Baseline != nil {
+		if baseline, err = buildBaseline(ctx, m, *req.Baseline); err == nil {
+			baselineDigest, err = s.storeBaseline(ctx, baseline)
+		}
+		if err != nil {
+			closeModel(m)
+			return store.Version{}, err
+		}
+	}
 	digest, size, err := s.blobs.PutBytes(ctx, req.Artifact)
 	if err != nil {
 		closeModel(m)
@@ -178,6 +194,13 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 		}
 		params[paramSignature] = "user"
 	}
+	if baselineDigest != "" {
+		params = maps.Clone(params)
+		if params == nil {
+			params = map[string]string{}
+		}
+		params[paramBaseline] = baselineDigest
+	}
 	v, err := s.db.CreateVersion(ctx, store.Version{
 		Model: req.Model, Format: format, Digest: digest, Size: size,
 		Description: req.Description, Labels: req.Labels, Metrics: req.Metrics,
@@ -189,6 +212,7 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 	}
 	b := gateway.NewBackend(v.Model, v.Version, v.Format, m, nil)
 	b.Key = cacheKey(v)
+	b.Baseline = baseline
 	s.loaded.put(b.Key, b, modelSize(m, v.Size))
 	s.syncAfterWrite(ctx) // endpoints following "latest" move now
 	return v, nil
@@ -266,6 +290,11 @@ func (s *Service) backend(ctx context.Context, v store.Version) *gateway.Backend
 		s.log.Info("loaded model version", "model", v.Model, "version", v.Version, "format", v.Format, "took", time.Since(start))
 		b := gateway.NewBackend(v.Model, v.Version, v.Format, m, nil)
 		b.Key = cacheKey(v)
+		if v.Params[paramBaseline] != "" {
+			if b.Baseline, err = s.baselineOf(ctx, v); err != nil {
+				s.log.Warn("drift baseline unreadable; serving without drift", "model", v.Model, "version", v.Version, "err", err)
+			}
+		}
 		return b, modelSize(m, v.Size)
 	})
 }

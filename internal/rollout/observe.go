@@ -19,6 +19,18 @@ type DriftSource interface {
 	InputDrift(endpoint string, version int, now time.Time) (psi float64, feature string, rows int64, ok bool)
 }
 
+// LiveDrift is the DriftSource over this process's live drift windows.
+type LiveDrift struct{ *monitor.Drift }
+
+// InputDrift implements DriftSource.
+func (d LiveDrift) InputDrift(endpoint string, version int, now time.Time) (float64, string, int64, bool) {
+	if d.Drift == nil {
+		return 0, "", 0, false
+	}
+	sc, ok := d.Drift.InputDrift(endpoint, version, now)
+	return sc.MaxPSI, sc.Feature, sc.Rows, ok
+}
+
 // Monitors is the Source over this process's monitors.
 type Monitors struct {
 	Live       *monitor.Live

@@ -34,7 +34,9 @@ func metricsHandler(dp api.DataPlane, gw *gateway.Gateway, reg *registry.Service
 				}
 				return 0
 			},
-			Rejected: reg.Rejected,
+			Rejected:    reg.Rejected,
+			Drift:       dp.Drift,
+			Performance: dp.Performance,
 		},
 	)
 	return promhttp.HandlerFor(pr, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})

@@ -68,6 +68,13 @@ type Config struct {
 	PredictionLog       string
 	PredictionLogSample float64
 	PredictionLogConfig string
+	// DriftWindow is the live drift window: a duration ("1h") or a row
+	// count ("10000"); empty means monitor.DefaultDriftWindow.
+	DriftWindow string
+	// PerformanceWindow is the span of the model-quality window (0: 1h).
+	PerformanceWindow time.Duration
+	// AlertRules is the path of an alert rules file; empty means no alerts.
+	AlertRules string
 	// MirrorQueue bounds shadow and challenger copies waiting to run.
 	MirrorQueue int
 	// ShutdownTimeout bounds the drain of requests in flight.
@@ -157,6 +164,13 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return err
 	}
 	dp := api.DataPlane{Live: monitor.NewLive(), Comparison: monitor.NewComparison(), Outcomes: monitor.NewOutcomes()}
+	if err := setupMonitors(&cfg, &dp); err != nil {
+		return err
+	}
+	alerts, err := setupAlerts(cfg, dp)
+	if err != nil {
+		return err
+	}
 	recent := monitor.NewRecent(cfg.FeedbackMemory, cfg.FeedbackHorizon)
 	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory, Counter: dp.Live,
 		TrustedKeys: sec.trusted, RequireSignature: cfg.Security.RequireSignature})
@@ -164,14 +178,17 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	gw := gateway.New(gateway.Options{
 		Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Limits: oip.Limits{MaxElements: cfg.MaxElements}, Pinner: reg,
-		Recent:     recent,
-		Outcomes:   dp.Outcomes,
-		Comparison: dp.Comparison,
-		Live:       dp.Live,
-		Rewards:    reg,
-		Mirror:     gateway.MirrorOptions{Queue: cfg.MirrorQueue},
-		PredLog:    plog,
-		Authorizer: sec.authn,
+		Recent:      recent,
+		Outcomes:    dp.Outcomes,
+		Comparison:  dp.Comparison,
+		Live:        dp.Live,
+		Drift:       dp.Drift,
+		Performance: dp.Performance,
+		Fairness:    dp.Fairness,
+		Rewards:     reg,
+		Mirror:      gateway.MirrorOptions{Queue: cfg.MirrorQueue},
+		PredLog:     plog,
+		Authorizer:  sec.authn,
 	})
 	dp.Gateway = gw
 	reg.Attach(gw)
@@ -179,13 +196,13 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return fmt.Errorf("building the routing table: %w", err)
 	}
 
-	rollouts := rollout.New(reg, rollout.Monitors{Live: dp.Live, Comparison: dp.Comparison, Outcomes: dp.Outcomes},
+	rollouts := rollout.New(reg, rollout.Monitors{Live: dp.Live, Comparison: dp.Comparison, Outcomes: dp.Outcomes, Drift: rollout.LiveDrift{Drift: dp.Drift}},
 		rollout.Options{Logger: log, Tick: cfg.RolloutTick})
 
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
-	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts})
+	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Alerts: alerts})
 	controlAPI.Register(mux)
 	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))
 	if sec.tls != nil && sec.tls.ClientCAs != nil {
@@ -261,6 +278,10 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	if plog != nil {
 		g.Go(func() error { return plog.Run(gctx) })
+	}
+	if alerts != nil {
+		alerts.SetExternalURL(scheme + "://" + strings.TrimPrefix(strings.TrimPrefix(URL(ln.Addr().String()), "http://"), "https://"))
+		g.Go(func() error { return alerts.Run(gctx) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()

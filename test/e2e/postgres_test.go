@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/store/storetest"
 )
 
@@ -24,7 +25,7 @@ func TestTwoNodesSharePostgres(t *testing.T) {
 	}
 	b.Token = a.Token
 	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
-	a.cli(t, "model", "push", "bc", model)
+	a.cli(t, "model", "push", "bc", model, "--baseline", filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.csv"))
 	a.cli(t, "model", "push", "bc", model)
 	a.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
 
@@ -50,6 +51,14 @@ func TestTwoNodesSharePostgres(t *testing.T) {
 		}
 	}
 	waitVersion(b, "1")
+	// The baseline pushed through the first node is read from the store by
+	// the second, which measures drift on its own traffic.
+	post(t, b.URL+"/v1/endpoints/bc:predict", []byte(`{"instances":[{"mean_radius":30}]}`))
+	var d apiclient.DriftResponse
+	b.cliJSON(t, &d, "drift", "bc")
+	if len(d.Versions) != 1 || d.Versions[0].Report.Rows != 1 || d.Versions[0].Report.BaselineRows != 569 {
+		t.Errorf("drift on the second node: %+v", d)
+	}
 	b.cli(t, "endpoint", "set-version", "bc", "2")
 	waitVersion(b, "2") // at once on the node that made the change
 	waitVersion(a, "2") // within the poll interval on the other

@@ -236,3 +236,46 @@ func TestRolloutCLIErrors(t *testing.T) {
 		t.Errorf("promote of a missing rollout: exit %d, %q", code, errOut)
 	}
 }
+
+// TestRolloutRollsBackOnInputDrift pushes two versions with the training
+// data as their drift baseline, rolls out the second, and sends the
+// shifted copy of the data: the candidate's live drift window fails the
+// inputDrift analysis and traffic goes back to version 1.
+func TestRolloutRollsBackOnInputDrift(t *testing.T) {
+	s := startServer(t, "--rollout-tick", "200ms")
+	root := repoRoot(t)
+	model := filepath.Join(root, "examples", "xgboost", "breast_cancer.json")
+	baseline := filepath.Join(root, "examples", "xgboost", "breast_cancer.csv")
+	for i := 0; i < 2; i++ {
+		s.cli(t, "model", "push", "bc", model, "--baseline", baseline)
+	}
+	s.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+	s.cli(t, "rollout", "create", "-f", writeRollout(t, `apiVersion: sluice.dev/v1
+kind: Rollout
+metadata: {name: drift}
+spec:
+  endpoint: bc
+  candidate: "2"
+  analysis:
+    interval: 200ms
+    metrics:
+      - {type: inputDrift, tolerance: 0.25, minSamples: 40}
+  steps:
+    - setWeight: 50
+    - analysis: {duration: 10m}
+`))
+	waitPhase(t, s, "drift", 20*time.Second, rollout.Progressing)
+	deadline := time.Now().Add(20 * time.Second)
+	for servingSpec(t, s).Traffic == nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond) // the first step's weights
+	}
+	s.cli(t, "predict", "bc", "--csv", filepath.Join(root, "examples", "monitoring", "breast_cancer_shifted.csv"),
+		"--ignore", "target", "--header-column", "X-Site=site")
+	v := waitPhase(t, s, "drift", 30*time.Second, rollout.RolledBack, rollout.Promoted, rollout.Paused)
+	if v.Rollout.Status.Phase != rollout.RolledBack || !strings.Contains(v.Rollout.Status.Message, "inputDrift") {
+		t.Fatalf("phase %s (%s), want RolledBack on inputDrift", v.Rollout.Status.Phase, v.Rollout.Status.Message)
+	}
+	if sp := servingSpec(t, s); sp.Traffic != nil || sp.Version != "1" {
+		t.Errorf("endpoint after the rollback = %+v, want version 1 alone", sp)
+	}
+}
