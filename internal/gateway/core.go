@@ -338,26 +338,39 @@ func (g *Gateway) readiness(ctx context.Context, name, version string, header fu
 // checks the inputs against the backend's signature (assembling feature
 // columns for tabular models), predicts, remembers the answer under rid
 // for feedback, and returns the requested outputs in request order, or
-// all of them.
-func (g *Gateway) runInfer(ctx context.Context, rid string, c *call, req *oip.InferRequest) ([]inference.Tensor, *httpError) {
+// all of them. With explain it also returns the explanation of the inputs
+// by the version that answered.
+func (g *Gateway) runInfer(ctx context.Context, rid string, c *call, req *oip.InferRequest, explain bool) ([]inference.Tensor, *inference.Explanation, *httpError) {
 	g.stickByFeature(c, req.Inputs)
 	if !c.b.Ready() {
-		return nil, notReady(c.ep, c.b)
+		return nil, nil, notReady(c.ep, c.b)
+	}
+	if explain {
+		if _, herr := explainer(c.b); herr != nil {
+			return nil, nil, herr
+		}
 	}
 	inputs, err := adaptInputs(req.Inputs, c.b)
 	if err != nil {
-		return nil, badRequest(err)
+		return nil, nil, badRequest(err)
 	}
 	outputs, herr := g.score(ctx, rid, c, inputs)
 	if herr != nil {
-		return nil, herr
+		return nil, nil, herr
 	}
 	if len(req.Outputs) > 0 {
 		if outputs, err = selectOutputs(outputs, req.Outputs); err != nil {
-			return nil, badRequest(err)
+			return nil, nil, badRequest(err)
 		}
 	}
-	return outputs, nil
+	if !explain {
+		return outputs, nil, nil
+	}
+	e, herr := g.explain(ctx, c, inputs)
+	if herr != nil {
+		return nil, nil, herr
+	}
+	return append(outputs, contributionsTensor(e)), e, nil
 }
 
 // maxRequestID bounds the length of a caller's request id.

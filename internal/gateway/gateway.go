@@ -227,7 +227,15 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, badRequest(err))
 		return
 	}
-	outputs, herr := g.runInfer(r.Context(), rid, c, req)
+	explain, herr := explainQuery(r)
+	if herr == nil && !explain {
+		explain, herr = explainParam(req.Parameters)
+	}
+	if herr != nil {
+		g.fail(w, herr)
+		return
+	}
+	outputs, e, herr := g.runInfer(r.Context(), rid, c, req, explain)
 	if herr != nil {
 		g.fail(w, herr)
 		return
@@ -236,11 +244,13 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = rid
 	}
+	resp := &oip.InferResponse{ModelName: c.ep.Name, ModelVersion: c.b.versionStr, ID: id, Outputs: outputs}
+	if e != nil {
+		resp.Parameters = map[string]any{"explanation": explanationParams(e)}
+	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), &oip.InferResponse{
-		ModelName: c.ep.Name, ModelVersion: c.b.versionStr, ID: id, Outputs: outputs,
-	}))
+	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), resp))
 	g.answerHeaders(w, c)
 	writeJSON(w, http.StatusOK, out.Bytes())
 }
@@ -263,6 +273,11 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.SetPathValue("endpoint", name)
+	explain, herr := explainQuery(r)
+	if herr != nil {
+		g.fail(w, herr)
+		return
+	}
 	c, herr := g.resolveHTTP(r)
 	if herr != nil {
 		g.fail(w, herr)
@@ -294,6 +309,12 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, notReady(c.ep, c.b))
 		return
 	}
+	if explain {
+		if _, herr := explainer(c.b); herr != nil {
+			g.fail(w, herr)
+			return
+		}
+	}
 	outputs, herr := g.score(r.Context(), rid, c, inputs)
 	if herr != nil {
 		g.fail(w, herr)
@@ -305,7 +326,19 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	out.Write(oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version))
+	body := oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version)
+	if explain {
+		e, herr := g.explain(r.Context(), c, inputs)
+		if herr != nil {
+			g.fail(w, herr)
+			return
+		}
+		if body, err = appendPlainExplanation(body, e); err != nil {
+			g.fail(w, &httpError{status: http.StatusInternalServerError, msg: err.Error()})
+			return
+		}
+	}
+	out.Write(body)
 	g.answerHeaders(w, c)
 	writeJSON(w, http.StatusOK, out.Bytes())
 }

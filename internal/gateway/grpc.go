@@ -247,12 +247,22 @@ func (g *Gateway) modelInfer(ctx context.Context, rid string, m *oippb.ModelInfe
 	if err != nil {
 		return nil, badRequest(err)
 	}
-	outputs, herr := g.runInfer(ctx, rid, c, req)
+	explain, herr := explainParam(req.Parameters)
+	if herr != nil {
+		return nil, herr
+	}
+	outputs, e, herr := g.runInfer(ctx, rid, c, req, explain)
 	if herr != nil {
 		return nil, herr
 	}
 	b := c.b
 	resp, err := encodeGRPCResponse(outputs, raw)
+	if err == nil && e != nil {
+		var p *oippb.InferParameter
+		if p, err = grpcExplanation(e); err == nil {
+			resp.Parameters = map[string]*oippb.InferParameter{"explanation": p}
+		}
+	}
 	if err != nil {
 		g.log.Error("invalid model output", "endpoint", ep.Name, "model", b.Model, "version", b.Version, "err", err)
 		return nil, &httpError{status: http.StatusInternalServerError, msg: fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}
