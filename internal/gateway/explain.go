@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/oip/oippb"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Explanations: a caller asks for them with ?explain=true (REST) or the
@@ -75,6 +76,11 @@ func (g *Gateway) explain(ctx context.Context, c *call, inputs []inference.Tenso
 	ex, herr := explainer(c.b)
 	if herr != nil {
 		return nil, herr
+	}
+	if g.tracer != nil {
+		var span trace.Span
+		ctx, span = g.tracer.Start(ctx, SpanExplain, trace.WithAttributes(append(backendAttrs(c.b, string(c.role)), AttrRows.Int(batchRows(inputs)))...))
+		defer span.End()
 	}
 	e, err := ex.Explain(ctx, inputs)
 	switch {

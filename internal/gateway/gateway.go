@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Response headers every inference answer carries.
@@ -73,6 +74,9 @@ type Options struct {
 	// Authorizer checks callers of endpoints with RequireToken; nil
 	// refuses them all (401), so a token endpoint never runs open.
 	Authorizer Authorizer
+	// Tracing, when set, traces inference calls (see trace.go); nil
+	// starts no spans.
+	Tracing trace.TracerProvider
 }
 
 // Authorizer checks the caller of an endpoint that needs a token. The
@@ -93,6 +97,8 @@ type Gateway struct {
 	bufs sync.Pool // *bytes.Buffer for request and response bodies
 
 	mirrors *Mirroring
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 }
 
 // New returns a Gateway with an empty snapshot; it reports not ready until
@@ -106,6 +112,9 @@ func New(opts Options) *Gateway {
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{opts: opts, log: log, mirrors: newMirroring(opts.Mirror)}
+	if opts.Tracing != nil {
+		g.tracer = opts.Tracing.Tracer("github.com/sluicehq/sluice/internal/gateway")
+	}
 	g.bufs.New = func() any { return new(bytes.Buffer) }
 	return g
 }
@@ -124,14 +133,14 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v2/health/ready", g.ready)
 	mux.HandleFunc("GET /v2/models/{name}", g.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/ready", g.modelReady)
-	mux.HandleFunc("POST /v2/models/{name}/infer", g.infer)
+	mux.HandleFunc("POST /v2/models/{name}/infer", g.traced("POST /v2/models/{name}/infer", g.infer))
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", g.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", g.modelReady)
-	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", g.infer)
+	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", g.traced("POST /v2/models/{name}/versions/{version}/infer", g.infer))
 	mux.HandleFunc("GET /v2/models/{name}/preview", g.preview(g.modelMetadata))
 	mux.HandleFunc("GET /v2/models/{name}/preview/ready", g.preview(g.modelReady))
-	mux.HandleFunc("POST /v2/models/{name}/preview/infer", g.preview(g.infer))
-	mux.HandleFunc("POST /v1/endpoints/{call}", g.predict)
+	mux.HandleFunc("POST /v2/models/{name}/preview/infer", g.traced("POST /v2/models/{name}/preview/infer", g.preview(g.infer)))
+	mux.HandleFunc("POST /v1/endpoints/{call}", g.traced("POST /v1/endpoints/{name}:predict", g.predict))
 	mux.HandleFunc("POST /v1/feedback", g.feedback)
 }
 

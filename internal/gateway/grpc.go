@@ -21,6 +21,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluicehq/sluice/internal/oip/oippb"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // gRPC response metadata (headers) every ModelInfer answer carries, the
@@ -215,7 +218,20 @@ func (s *grpcService) ModelInfer(ctx context.Context, m *oippb.ModelInferRequest
 		callerID = ids[0]
 	}
 	rid := pickRequestID(callerID)
+	if s.g.tracer != nil {
+		var span trace.Span
+		ctx, span = s.g.startGRPC(ctx)
+		span.SetAttributes(AttrRequestID.String(rid), AttrEndpoint.String(m.GetModelName()))
+		defer span.End()
+	}
 	resp, herr := s.g.modelInfer(ctx, rid, m)
+	if herr != nil && s.g.tracer != nil {
+		sp := trace.SpanFromContext(ctx)
+		sp.SetAttributes(attribute.Int("sluice.status", herr.status))
+		if herr.status >= 500 {
+			sp.SetStatus(otelcodes.Error, herr.msg)
+		}
+	}
 	// The headers go out with the answer or the error. SetHeader fails only
 	// when ctx is not a gRPC call (the fuzz test calls directly).
 	if herr != nil {
