@@ -33,6 +33,9 @@ const ParamExplain = "explain"
 
 // explainQuery reads ?explain=; absent is false.
 func explainQuery(r *http.Request) (bool, *httpError) {
+	if r.URL.RawQuery == "" {
+		return false, nil // the usual case, without parsing a query
+	}
 	v := r.URL.Query().Get(ParamExplain)
 	if v == "" {
 		return false, nil

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
