@@ -267,7 +267,17 @@ func (c *Client) EndpointHistory(ctx context.Context, name string) ([]Endpoint, 
 // Predict calls the plain JSON inference form with body and returns the raw
 // answer and the version that gave it.
 func (c *Client) Predict(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/endpoints/"+esc(endpoint)+":predict", bytes.NewReader(body))
+	return c.predict(ctx, endpoint, "", body)
+}
+
+// PredictExplain is Predict with ?explain=true: the answer also holds each
+// row's per-feature contributions (docs/explanations.md).
+func (c *Client) PredictExplain(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {
+	return c.predict(ctx, endpoint, "?explain=true", body)
+}
+
+func (c *Client) predict(ctx context.Context, endpoint, query string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/endpoints/"+esc(endpoint)+":predict"+query, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, err
 	}

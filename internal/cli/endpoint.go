@@ -211,12 +211,14 @@ func newEndpointHistoryCmd(e *env) *cobra.Command {
 
 func newPredictCmd(e *env) *cobra.Command {
 	var data, file string
+	var explain bool
 	cmd := &cobra.Command{
 		Use:   "predict ENDPOINT",
 		Short: "Score instances with an endpoint (the plain JSON form)",
 		Example: `  sluice predict fraud -d '{"instances":[{"amount":12.5,"age":31}]}'
   sluice predict fraud -f request.json
-  cat request.json | sluice predict fraud -f -`,
+  cat request.json | sluice predict fraud -f -
+  sluice predict fraud --explain -d '{"instances":[{"amount":12.5,"age":31}]}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var body []byte
@@ -240,7 +242,11 @@ func newPredictCmd(e *env) *cobra.Command {
 			default:
 				return fmt.Errorf("give the request with -d JSON or -f FILE")
 			}
-			out, version, err := e.client().Predict(e.ctx, args[0], body)
+			predict := e.client().Predict
+			if explain {
+				predict = e.client().PredictExplain
+			}
+			out, version, err := predict(e.ctx, args[0], body)
 			if err != nil {
 				return err
 			}
@@ -253,6 +259,7 @@ func newPredictCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "request body (JSON)")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "file with the request body, or - for stdin")
+	cmd.Flags().BoolVar(&explain, "explain", false, "also return each row's per-feature contributions (TreeSHAP for tree models)")
 	return cmd
 }
 
