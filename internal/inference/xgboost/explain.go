@@ -95,6 +95,19 @@ func (b *Booster) explainTrees(ctx context.Context, x, out []float32, rows int) 
 		threads = runtime.GOMAXPROCS(0)
 	}
 	workers := max(1, min(threads, rows/explainRowsPerWorker))
+	cols := b.nOut * (b.nFeature + 1)
+	if workers == 1 {
+		s := f.newShapScratch(b.nFeature)
+		for r := range rows {
+			if r%explainCtxRows == explainCtxRows-1 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			b.explainRow(x[r*b.nFeature:(r+1)*b.nFeature], out[r*cols:(r+1)*cols], mean, s)
+		}
+		return nil
+	}
 	var next atomic.Int64
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -112,7 +125,7 @@ func (b *Booster) explainTrees(ctx context.Context, x, out []float32, rows int) 
 						return
 					}
 				}
-				b.explainRow(x[r*b.nFeature:(r+1)*b.nFeature], out[r*b.nOut*(b.nFeature+1):(r+1)*b.nOut*(b.nFeature+1)], mean, s)
+				b.explainRow(x[r*b.nFeature:(r+1)*b.nFeature], out[r*cols:(r+1)*cols], mean, s)
 			}
 		})
 	}

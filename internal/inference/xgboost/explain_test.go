@@ -151,11 +151,13 @@ func BenchmarkExplain(b *testing.B) {
 			in := []inference.Tensor{rowsTensor(m, fx.rows[:1])}
 			ctx := context.Background()
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				if _, err := m.Explain(ctx, in); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N)/1e3, "cpu-µs/row")
 		})
 		b.Run(name+"/predict", func(b *testing.B) {
 			fx := readFixture(b, examplesDir, name)
@@ -168,6 +170,30 @@ func BenchmarkExplain(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkExplainRows explains every row of each fixture in one batch on
+// one goroutine and reports the cost per row, to set beside XGBoost's own
+// pred_contribs (bench/explain/contribs_bench.py).
+func BenchmarkExplainRows(b *testing.B) {
+	for _, name := range []string{"breast_cancer", "diabetes"} {
+		b.Run(name, func(b *testing.B) {
+			fx := readFixture(b, examplesDir, name)
+			m := mustLoad(b, fx.model, inference.LoadOptions{Threads: 1})
+			in := []inference.Tensor{rowsTensor(m, fx.rows)}
+			ctx := context.Background()
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				if _, err := m.Explain(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// CPU time, comparable with the Python script's process_time
+			// on a machine shared with other work.
+			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N*len(fx.rows))/1e3, "cpu-µs/row")
 		})
 	}
 }
