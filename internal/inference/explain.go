@@ -50,6 +50,11 @@ const (
 	SpaceOutput = "output"
 )
 
+// MaxExplainDepth is the deepest tree TreeSHAP explainers accept: the
+// working memory of the algorithm grows with the square of the depth
+// (8 MB at this depth), and real boosted trees stay far shallower.
+const MaxExplainDepth = 1024
+
 // ErrNotExplainable marks a model that cannot explain its predictions; the
 // gateway answers 400 with the reason.
 var ErrNotExplainable = errors.New("model cannot explain predictions")

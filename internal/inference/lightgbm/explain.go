@@ -47,7 +47,11 @@ func (m *Model) Explain(ctx context.Context, inputs []inference.Tensor) (*infere
 	e := &inference.Explanation{Rows: rows, Groups: k, Values: make([]float64, rows*k*cols), Space: inference.SpaceMargin, Method: "tree_shap"}
 	var depth int
 	for i := range m.trees {
-		depth = max(depth, m.trees[i].depth())
+		d := m.trees[i].depth()
+		if d > inference.MaxExplainDepth {
+			return nil, fmt.Errorf("%w: tree %d is %d levels deep; TreeSHAP is limited to %d (its memory grows with the square of the depth)", inference.ErrNotExplainable, i, d, inference.MaxExplainDepth)
+		}
+		depth = max(depth, d)
 	}
 	maxd := depth + 2
 	path := make([]pathElem, maxd*(maxd+1)/2)

@@ -26,6 +26,13 @@ func (b *Booster) Explain(ctx context.Context, inputs []inference.Tensor) (*infe
 	if b.forest != nil && b.forest.noCover {
 		return nil, fmt.Errorf("%w: the model file has no sum_hessian (node covers), which TreeSHAP needs; save it with XGBoost 1.0 or later in JSON or UBJSON", inference.ErrNotExplainable)
 	}
+	if b.forest != nil {
+		for t, d := range b.forest.depth {
+			if d > inference.MaxExplainDepth {
+				return nil, fmt.Errorf("%w: tree %d is %d levels deep; TreeSHAP is limited to %d (its memory grows with the square of the depth)", inference.ErrNotExplainable, t, d, inference.MaxExplainDepth)
+			}
+		}
+	}
 	if len(inputs) != 1 {
 		return nil, inference.Inputf("inputs", "got %d tensors, want 1 named %q", len(inputs), b.inName)
 	}
