@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 
 	gateway.Version = version.Version
-	tp, stopTracing, err := tracing.Setup(ctx, tracing.Config{Endpoint: cfg.OTLPEndpoint, Version: version.Version})
+	tp, stopTracing, err := tracing.Setup(ctx, tracing.Config{Endpoint: cfg.OTLPEndpoint, Version: version.Version, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -40,6 +42,9 @@ type Config struct {
 	Version string
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+	// Logger receives export errors (a collector that is down); nil keeps
+	// OpenTelemetry's default, the standard logger.
+	Logger *slog.Logger
 }
 
 // Setup returns a tracer provider exporting spans over OTLP and a function
@@ -57,6 +62,12 @@ func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.
 	}
 	if cfg.Endpoint == "" && getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return nil, noop, nil
+	}
+	if cfg.Logger != nil {
+		// OpenTelemetry reports export failures through one process-wide
+		// handler; the server's logger is the right place for them.
+		log := cfg.Logger
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
 	}
 	exp, err := newExporter(ctx, cfg.Endpoint, getenv)
 	if err != nil {
