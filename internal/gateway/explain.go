@@ -70,7 +70,7 @@ func explainer(b *Backend) (inference.Explainer, *httpError) {
 		return e, nil
 	}
 	return nil, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(
-		"explain: %s version %d is a %s model, which has no explainer: explanations (TreeSHAP, linear contributions) are available for xgboost, lightgbm and linear models",
+		"explain: %s version %d (format %s) has no explainer: explanations (TreeSHAP, linear contributions) are available for xgboost, lightgbm and linear models",
 		b.Model, b.Version, b.Format)}
 }
 

@@ -171,7 +171,7 @@ func TestExplainErrors(t *testing.T) {
 	}{
 		{"bad query", "/v2/models/bc/infer?explain=maybe", row, 400, `explain="maybe"`},
 		{"bad parameter", "/v2/models/bc/infer", strings.Replace(row, `{"inputs"`, `{"parameters":{"explain":"yes"},"inputs"`, 1), 400, "parameters.explain"},
-		{"no explainer", "/v2/models/echo/infer?explain=true", echo, 400, "stub model, which has no explainer"},
+		{"no explainer", "/v2/models/echo/infer?explain=true", echo, 400, "(format stub) has no explainer"},
 		{"plain bad query", "/v1/endpoints/bc:predict?explain=2", `{"instances":[]}`, 400, "explain"},
 		{"explain false", "/v2/models/echo/infer?explain=false", echo, 200, ""},
 	} {

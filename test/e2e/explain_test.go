@@ -52,7 +52,12 @@ func TestExplainAndTrace(t *testing.T) {
 	defer ext.Close()
 
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100") // export spans every 100 ms
-	s := startServer(t, "--otlp-endpoint", collector.URL)
+	args := []string{"--otlp-endpoint", collector.URL}
+	lib := onnxLib(t)
+	if lib != "" {
+		args = append(args, "--onnxruntime-lib", lib)
+	}
+	s := startServer(t, args...)
 	root := repoRoot(t)
 	s.cli(t, "model", "push", "diabetes", filepath.Join(root, "examples", "xgboost", "diabetes.json"))
 	s.cli(t, "endpoint", "create", "diabetes", "--model", "diabetes", "--version", "1")
@@ -95,8 +100,22 @@ func TestExplainAndTrace(t *testing.T) {
 	must(t, err, "post")
 	msg := readAll(t, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 400 || !strings.Contains(string(msg), "http model, which has no explainer") {
+	if resp.StatusCode != 400 || !strings.Contains(string(msg), "(format http) has no explainer") {
 		t.Errorf("explain on an external model: %d %s, want 400 naming the reason", resp.StatusCode, msg)
+	}
+
+	// So has an ONNX model.
+	if lib != "" {
+		s.cli(t, "model", "push", "mlp", filepath.Join(root, "examples", "onnx", "breast_cancer_mlp.onnx"))
+		s.cli(t, "endpoint", "create", "mlp", "--model", "mlp", "--version", "1")
+		in := `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[` + strings.TrimSuffix(strings.Repeat("1,", 30), ",") + `]}]}`
+		resp, err := http.Post(s.URL+"/v2/models/mlp/infer?explain=true", "application/json", strings.NewReader(in))
+		must(t, err, "post")
+		msg := readAll(t, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(msg), "(format onnx) has no explainer") {
+			t.Errorf("explain on an ONNX model: %d %s, want 400 naming the reason", resp.StatusCode, msg)
+		}
 	}
 
 	// A traced request: the server continues the caller's trace.
