@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"context"
-
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // BenchmarkHTTPPredict1Row measures the full HTTP path (decode, route,

@@ -10,12 +10,13 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/traffic"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // This file holds the protocol-neutral steps of an inference call, shared

@@ -9,9 +9,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/oip/oippb"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Explanations: a caller asks for them with ?explain=true (REST) or the

@@ -6,11 +6,14 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/batching"
+	"github.com/sluicehq/sluice/internal/inference/xgboost"
 	"github.com/sluicehq/sluice/internal/oip/oippb"
 	"github.com/sluicehq/sluice/internal/traffic"
 )
@@ -222,5 +225,76 @@ func TestExplainGRPC(t *testing.T) {
 	req.Inputs, _ = grpcInputs(t, []testTensor{{name: "fp64", datatype: inference.FP64, shape: []int64{1}, values: []float64{1}}}, false)
 	if _, err := s.client.ModelInfer(context.Background(), req); err == nil || !strings.Contains(err.Error(), "no explainer") || !strings.Contains(err.Error(), "InvalidArgument") {
 		t.Fatalf("echo with explain: err = %v, want InvalidArgument naming the missing explainer", err)
+	}
+}
+
+// TestExplainMultiClass checks the shapes of a multi-class explanation:
+// [rows, classes, features+1] over OIP with the class labels, and one
+// object per class in the plain form, each adding up to its margin.
+func TestExplainMultiClass(t *testing.T) {
+	data, err := os.ReadFile("../inference/xgboost/testdata/iris_softprob.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := xgboost.Format{}.Load(context.Background(), data, inference.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New(Options{})
+	g.Swap(&Snapshot{Revision: 1, Endpoints: map[string]*Endpoint{
+		"iris": {Name: "iris", Model: "iris", Plan: traffic.Single(1), Backends: map[int]*Backend{1: NewBackend("iris", 1, "xgboost", m, nil)}},
+	}})
+	mux := http.NewServeMux()
+	g.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	var a inferAnswer
+	var raw struct {
+		Parameters struct {
+			Explanation struct {
+				Groups []string `json:"groups"`
+			} `json:"explanation"`
+		} `json:"parameters"`
+	}
+	body := `{"inputs":[{"name":"input","datatype":"FP32","shape":[2,4],"data":[4.9,2.4,3.3,1.0,6.3,3.3,6.0,2.5]}]}`
+	if st := post(t, srv.URL+"/v2/models/iris/infer?explain=true", body, &a); st != 200 {
+		t.Fatalf("status %d: %s", st, a.Error)
+	}
+	post(t, srv.URL+"/v2/models/iris/infer?explain=true", body, &raw)
+	c := a.Outputs[1]
+	if len(c.Shape) != 3 || c.Shape[0] != 2 || c.Shape[1] != 3 || c.Shape[2] != 5 || len(raw.Parameters.Explanation.Groups) != 3 {
+		t.Fatalf("contributions shape %v, groups %v; want [2 3 5] and 3 labels", c.Shape, raw.Parameters.Explanation.Groups)
+	}
+	probs := a.Outputs[0].Data
+	for r := range 2 {
+		margins := make([]float64, 3)
+		var z float64
+		for k := range 3 {
+			for _, v := range c.Data[(r*3+k)*5 : (r*3+k+1)*5] {
+				margins[k] += v
+			}
+			z += math.Exp(margins[k])
+		}
+		for k := range 3 {
+			if p := math.Exp(margins[k]) / z; math.Abs(p-probs[r*3+k]) > 1e-5 {
+				t.Errorf("row %d class %d: softmax of the contributions %g, probability %g", r, k, p, probs[r*3+k])
+			}
+		}
+	}
+
+	var plain struct {
+		Explanation struct {
+			Rows []map[string]struct {
+				Bias          float64            `json:"bias"`
+				Contributions map[string]float64 `json:"contributions"`
+			} `json:"rows"`
+		} `json:"explanation"`
+	}
+	if st := post(t, srv.URL+"/v1/endpoints/iris:predict?explain=true", `{"instances":[{"sepal_length":4.9,"sepal_width":2.4,"petal_length":3.3,"petal_width":1.0}]}`, &plain); st != 200 {
+		t.Fatalf("status %d", st)
+	}
+	if len(plain.Explanation.Rows) != 1 || len(plain.Explanation.Rows[0]) != 3 || len(plain.Explanation.Rows[0]["2"].Contributions) != 4 {
+		t.Fatalf("plain explanation %+v, want one row with classes 0, 1, 2 of 4 features each", plain.Explanation)
 	}
 }

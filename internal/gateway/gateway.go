@@ -14,11 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Response headers every inference answer carries.
