@@ -40,8 +40,6 @@ type Config struct {
 	ServiceName string
 	// Version is the service.version resource attribute.
 	Version string
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
 	// Logger receives export errors (a collector that is down); nil keeps
 	// OpenTelemetry's default, the standard logger.
 	Logger *slog.Logger
@@ -53,10 +51,7 @@ type Config struct {
 // OTEL_TRACES_EXPORTER=none.
 func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := os.Getenv
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(getenv("OTEL_TRACES_EXPORTER"), "none") {
 		return nil, noop, nil
 	}
