@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/inference/inferencetest"
 )
 
 // bruteExpect is E[tree(x) | x_S] under the path-dependent model TreeSHAP
@@ -180,6 +181,7 @@ func TestExplainMatchesBruteForce(t *testing.T) {
 			if checked == 0 {
 				t.Fatal("no tree small enough to check by enumeration")
 			}
+			inferencetest.RunExplainer(t, inferencetest.ExplainCase{Model: m, Rows: rows, Sums: raw, Tol: 1e-9})
 			t.Logf("%d tree explanations checked by enumeration", checked)
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/inference/inferencetest"
 )
 
 // TestExplain checks, on every scikit-learn model, that a contribution is
@@ -50,6 +51,13 @@ func TestExplain(t *testing.T) {
 				}
 				nf, k := m.numIn, m.numOut
 				cols := nf + 1
+				sums := make([][]float64, len(rows))
+				for r, x := range rows {
+					for g := range k {
+						sums[r] = append(sums[r], m.score(g, x))
+					}
+				}
+				inferencetest.RunExplainer(t, inferencetest.ExplainCase{Model: m, Rows: rows, Sums: sums, Tol: 1e-9})
 				for r, x := range rows {
 					scores := make([]float64, k)
 					for g := range k {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/inference/inferencetest"
 )
 
 // contribFile is testdata/contribs/NAME.json, written by gen_contribs.py:
@@ -96,6 +97,17 @@ func TestExplainMatchesXGBoost(t *testing.T) {
 				}
 			}
 			t.Logf("worst relative difference %.3g", worst)
+			sums := make([][]float64, len(want.Contribs))
+			for r, groups := range want.Contribs {
+				for _, w := range groups {
+					var sum float64
+					for _, v := range w {
+						sum += v
+					}
+					sums[r] = append(sums[r], sum)
+				}
+			}
+			inferencetest.RunExplainer(t, inferencetest.ExplainCase{Model: m, Rows: fx.rows, Sums: sums, Tol: 1e-5})
 		})
 	}
 }
