@@ -148,16 +148,19 @@ type plainRow struct {
 	Contributions map[string]jsonFloat `json:"contributions"`
 }
 
-// jsonFloat writes NaN and infinities as null, as the tensors do.
-type jsonFloat float64
+// jsonFloat writes NaN and infinities as null, as the tensors do, and
+// a float32 value with the digits a float32 has.
+type jsonFloat struct {
+	v    float64
+	bits int // 32 or 64
+}
 
 // MarshalJSON implements json.Marshaler.
 func (f jsonFloat) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+	if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 		return []byte("null"), nil
 	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+	return strconv.AppendFloat(nil, f.v, 'g', -1, f.bits), nil
 }
 
 // plainExplanation is the "explanation" member of a plain JSON answer:
@@ -174,10 +177,14 @@ type plainExplanation struct {
 func appendPlainExplanation(body []byte, e *inference.Explanation) ([]byte, error) {
 	nf := len(e.Features)
 	cols := nf + 1
+	bits := 64
+	if e.Float32 {
+		bits = 32
+	}
 	row := func(v []float64) plainRow {
-		r := plainRow{Bias: jsonFloat(v[nf]), Contributions: make(map[string]jsonFloat, nf)}
+		r := plainRow{Bias: jsonFloat{v[nf], bits}, Contributions: make(map[string]jsonFloat, nf)}
 		for j, f := range e.Features {
-			r.Contributions[f] = jsonFloat(v[j])
+			r.Contributions[f] = jsonFloat{v[j], bits}
 		}
 		return r
 	}

@@ -39,6 +39,10 @@ type Explanation struct {
 	Space string
 	// Method names the algorithm: "tree_shap" or "linear".
 	Method string
+	// Float32 reports that the values were computed in float32 (as
+	// XGBoost does), so printing more digits than a float32 has would
+	// show rounding noise.
+	Float32 bool
 }
 
 // Explanation spaces.

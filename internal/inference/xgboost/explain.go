@@ -57,7 +57,7 @@ func (b *Booster) Explain(ctx context.Context, inputs []inference.Tensor) (*infe
 			b.explainLinear(x[r*b.nFeature:(r+1)*b.nFeature], out[r*k*cols:(r+1)*k*cols])
 		}
 	}
-	e := &inference.Explanation{Rows: rows, Groups: k, Values: make([]float64, len(out)), Space: inference.SpaceMargin, Method: method}
+	e := &inference.Explanation{Rows: rows, Groups: k, Values: make([]float64, len(out)), Space: inference.SpaceMargin, Method: method, Float32: true}
 	for i, v := range out {
 		e.Values[i] = float64(v)
 	}
