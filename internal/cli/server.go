@@ -253,6 +253,10 @@ func deployFile(ctx context.Context, e *env, c *apiclient.Client, name string, m
 		}
 		v2, _ := json.Marshal(map[string]any{"inputs": []tensor{{in.Name, "FP64", []int{1, len(row)}, row}}})
 		fmt.Fprintf(e.stdout, "  OIP v2:    curl -s %s/v2/models/%s/infer -d '%s'\n", url, name, v2)
+		switch v.Format {
+		case "xgboost", "lightgbm", "linear":
+			fmt.Fprintf(e.stdout, "  Explain:   add ?explain=true to either URL for per-feature contributions (docs/explanations.md)\n")
+		}
 	}
 	fmt.Fprintf(e.stdout, "\nPress Ctrl-C to stop.\n")
 	return nil
