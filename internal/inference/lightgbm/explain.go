@@ -17,7 +17,8 @@ var _ inference.Explainer = (*Model)(nil)
 // counts weigh both branches of a split on a feature outside the
 // coalition. For a random forest (average_output) the sums are divided by
 // the number of iterations, like its scores, so that contributions and
-// bias still add up to the raw score. Linear trees cannot be explained.
+// bias still add up to the raw score; LightGBM's pred_contrib leaves them
+// undivided, which does not add up. Linear trees cannot be explained.
 func (m *Model) Explain(ctx context.Context, inputs []inference.Tensor) (*inference.Explanation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
