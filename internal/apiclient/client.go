@@ -293,18 +293,25 @@ func (c *Client) ServedAt(ctx context.Context, name string, at time.Time) (Serve
 // Predict calls the plain JSON inference form with body and returns the raw
 // answer and the version that gave it.
 func (c *Client) Predict(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {
-	data, v, _, err := c.PredictWithHeaders(ctx, endpoint, body, nil)
+	data, v, _, err := c.predict(ctx, endpoint, "", body, nil)
 	return data, v, err
 }
 
 // PredictWithHeaders is Predict with extra request headers (a sensitive
 // attribute, a sticky key); it also returns the request id.
 func (c *Client) PredictWithHeaders(ctx context.Context, endpoint string, body []byte, headers map[string]string) ([]byte, int, string, error) {
-	return c.predict(ctx, endpoint, body, headers)
+	return c.predict(ctx, endpoint, "", body, headers)
 }
 
-func (c *Client) predict(ctx context.Context, endpoint string, body []byte, headers map[string]string) ([]byte, int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/endpoints/"+esc(endpoint)+":predict", bytes.NewReader(body))
+// PredictExplain is Predict with ?explain=true: the answer also holds each
+// row's per-feature contributions (docs/explanations.md).
+func (c *Client) PredictExplain(ctx context.Context, endpoint string, body []byte) ([]byte, int, error) {
+	data, v, _, err := c.predict(ctx, endpoint, "?explain=true", body, nil)
+	return data, v, err
+}
+
+func (c *Client) predict(ctx context.Context, endpoint, query string, body []byte, headers map[string]string) ([]byte, int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/endpoints/"+esc(endpoint)+":predict"+query, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, "", err
 	}

@@ -314,6 +314,7 @@ func orDash(s string) string {
 func newPredictCmd(e *env) *cobra.Command {
 	var data, file string
 	var cf csvPredict
+	var explain bool
 	cmd := &cobra.Command{
 		Use:   "predict ENDPOINT",
 		Short: "Score instances with an endpoint (the plain JSON form)",
@@ -324,7 +325,8 @@ with --label-column), ready for sluice feedback upload once the labels are known
 		Example: `  sluice predict fraud -d '{"instances":[{"amount":12.5,"age":31}]}'
   sluice predict fraud -f request.json
   cat request.json | sluice predict fraud -f -
-  sluice predict fraud --csv today.csv --ignore label --label-column label > answers.csv`,
+  sluice predict fraud --csv today.csv --ignore label --label-column label > answers.csv
+  sluice predict fraud --explain -d '{"instances":[{"amount":12.5,"age":31}]}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cf.path != "" {
@@ -354,7 +356,11 @@ with --label-column), ready for sluice feedback upload once the labels are known
 			default:
 				return fmt.Errorf("give the request with -d JSON or -f FILE")
 			}
-			out, version, err := e.client().Predict(e.ctx, args[0], body)
+			predict := e.client().Predict
+			if explain {
+				predict = e.client().PredictExplain
+			}
+			out, version, err := predict(e.ctx, args[0], body)
 			if err != nil {
 				return err
 			}
@@ -371,6 +377,7 @@ with --label-column), ready for sluice feedback upload once the labels are known
 	cmd.Flags().StringSliceVar(&cf.ignore, "ignore", nil, "--csv: columns that are not features")
 	cmd.Flags().StringVar(&cf.label, "label-column", "", "--csv: column copied to the output as label (not sent)")
 	cmd.Flags().StringSliceVar(&cf.headers, "header-column", nil, "--csv: HEADER=COLUMN sends the column's value as a request header (not as a feature)")
+	cmd.Flags().BoolVar(&explain, "explain", false, "also return each row's per-feature contributions (TreeSHAP for tree models)")
 	return cmd
 }
 

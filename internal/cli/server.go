@@ -48,6 +48,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.DurationVar(&cfg.PerformanceWindow, "performance-window", time.Hour, "window of labels received that model-quality metrics cover")
 	f.StringVar(&cfg.AlertRules, "alert-rules", os.Getenv("SLUICE_ALERT_RULES"), "YAML file of alerting rules, webhooks and Alertmanagers (docs/monitoring.md; env SLUICE_ALERT_RULES)")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", os.Getenv("SLUICE_OTLP_ENDPOINT"), "send OpenTelemetry traces to this OTLP collector: http://host:4318 (OTLP/HTTP) or grpc://host:4317 (OTLP/gRPC); empty: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (env SLUICE_OTLP_ENDPOINT)")
 	f.StringVar(logLevel, "log-level", envOr("SLUICE_LOG_LEVEL", "info"), "debug, info, warn or error (env SLUICE_LOG_LEVEL)")
 	f.StringVar(logFormat, "log-format", envOr("SLUICE_LOG_FORMAT", "text"), "text or json (env SLUICE_LOG_FORMAT)")
 	securityFlags(cmd, cfg)
@@ -255,6 +256,10 @@ func deployFile(ctx context.Context, e *env, c *apiclient.Client, name string, m
 		}
 		v2, _ := json.Marshal(map[string]any{"inputs": []tensor{{in.Name, "FP64", []int{1, len(row)}, row}}})
 		fmt.Fprintf(e.stdout, "  OIP v2:    curl -s %s/v2/models/%s/infer -d '%s'\n", url, name, v2)
+		switch v.Format {
+		case "xgboost", "lightgbm", "linear":
+			fmt.Fprintf(e.stdout, "  Explain:   add ?explain=true to either URL for per-feature contributions (docs/explanations.md)\n")
+		}
 	}
 	fmt.Fprintf(e.stdout, "\nPress Ctrl-C to stop.\n")
 	return nil

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
@@ -45,6 +48,19 @@ const PreviewVersion = "preview"
 // header the plan names. The backend may be nil or not ready; callers check
 // with Ready and answer notReady.
 func (g *Gateway) resolve(ctx context.Context, name, version string, header func(string) string, remote string) (*call, *httpError) {
+	if g.tracer == nil {
+		return g.route(ctx, name, version, header, remote)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(AttrEndpoint.String(name)) // the request's span
+	ctx, span := g.tracer.Start(ctx, SpanRoute, trace.WithAttributes(AttrEndpoint.String(name)))
+	c, herr := g.route(ctx, name, version, header, remote)
+	traceRoute(span, c)
+	endWithError(span, herr)
+	return c, herr
+}
+
+// route is resolve without tracing.
+func (g *Gateway) route(ctx context.Context, name, version string, header func(string) string, remote string) (*call, *httpError) {
 	s := g.snap.Load()
 	if s == nil {
 		return nil, &httpError{status: http.StatusServiceUnavailable, msg: "server is starting: no routing table yet"}
@@ -238,7 +254,11 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 			if mb == nil {
 				continue
 			}
-			g.enqueueMirror(mirrorJob{endpoint: c.ep.Name, rid: rid, backend: mb, role: string(c.ep.Plan.Role(v)), inputs: inputs, answer: answer, segment: seg})
+			j := mirrorJob{endpoint: c.ep.Name, rid: rid, backend: mb, role: string(c.ep.Plan.Role(v)), inputs: inputs, answer: answer, segment: seg}
+			if g.tracer != nil {
+				j.trace = trace.SpanContextFromContext(ctx)
+			}
+			g.enqueueMirror(j)
 		}
 	}
 	return outputs, nil
@@ -252,19 +272,37 @@ func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []i
 		ctx, cancel = context.WithTimeout(ctx, c.ep.Guard.Timeout)
 		defer cancel()
 	}
+	var span trace.Span
+	if g.tracer != nil {
+		ctx, span = g.tracer.Start(ctx, SpanPredict, trace.WithAttributes(append(backendAttrs(b, string(c.ep.Plan.Role(b.Version))),
+			AttrEndpoint.String(c.ep.Name), AttrRows.Int(batchRows(inputs)))...))
+	}
 	start := time.Now()
 	outputs, err := b.Runtime.Predict(ctx, inputs)
 	took := time.Since(start)
-	if g.opts.Live != nil {
-		rows := 0
-		if len(inputs) > 0 && len(inputs[0].Shape) > 1 {
-			rows = int(inputs[0].Shape[0])
-		} else if len(inputs) > 0 {
-			rows = 1
+	if span != nil {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
 		}
-		g.opts.Live.Record(c.ep.Name, b.Version, string(c.ep.Plan.Role(b.Version)), took, rows, errorKind(err))
+		span.End()
+	}
+	if g.opts.Live != nil {
+		g.opts.Live.Record(c.ep.Name, b.Version, string(c.ep.Plan.Role(b.Version)), took, batchRows(inputs), errorKind(err))
 	}
 	return outputs, took, err
+}
+
+// batchRows is the number of rows in a batch: the first dimension of a
+// matrix input, else 1.
+func batchRows(inputs []inference.Tensor) int {
+	switch {
+	case len(inputs) == 0:
+		return 0
+	case len(inputs[0].Shape) > 1:
+		return int(inputs[0].Shape[0])
+	}
+	return 1
 }
 
 // errorKind classifies a prediction error for the metrics.
@@ -338,26 +376,39 @@ func (g *Gateway) readiness(ctx context.Context, name, version string, header fu
 // checks the inputs against the backend's signature (assembling feature
 // columns for tabular models), predicts, remembers the answer under rid
 // for feedback, and returns the requested outputs in request order, or
-// all of them.
-func (g *Gateway) runInfer(ctx context.Context, rid string, c *call, req *oip.InferRequest) ([]inference.Tensor, *httpError) {
+// all of them. With explain it also returns the explanation of the inputs
+// by the version that answered.
+func (g *Gateway) runInfer(ctx context.Context, rid string, c *call, req *oip.InferRequest, explain bool) ([]inference.Tensor, *inference.Explanation, *httpError) {
 	g.stickByFeature(c, req.Inputs)
 	if !c.b.Ready() {
-		return nil, notReady(c.ep, c.b)
+		return nil, nil, notReady(c.ep, c.b)
+	}
+	if explain {
+		if _, herr := explainer(c.b); herr != nil {
+			return nil, nil, herr
+		}
 	}
 	inputs, err := adaptInputs(req.Inputs, c.b)
 	if err != nil {
-		return nil, badRequest(err)
+		return nil, nil, badRequest(err)
 	}
 	outputs, herr := g.score(ctx, rid, c, inputs)
 	if herr != nil {
-		return nil, herr
+		return nil, nil, herr
 	}
 	if len(req.Outputs) > 0 {
 		if outputs, err = selectOutputs(outputs, req.Outputs); err != nil {
-			return nil, badRequest(err)
+			return nil, nil, badRequest(err)
 		}
 	}
-	return outputs, nil
+	if !explain {
+		return outputs, nil, nil
+	}
+	e, herr := g.explain(ctx, c, inputs)
+	if herr != nil {
+		return nil, nil, herr
+	}
+	return append(outputs, contributionsTensor(e)), e, nil
 }
 
 // maxRequestID bounds the length of a caller's request id.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
@@ -81,6 +83,9 @@ type Options struct {
 	// Authorizer checks callers of endpoints with RequireToken; nil
 	// refuses them all (401), so a token endpoint never runs open.
 	Authorizer Authorizer
+	// Tracing, when set, traces inference calls (see trace.go); nil
+	// starts no spans.
+	Tracing trace.TracerProvider
 }
 
 // Authorizer checks the caller of an endpoint that needs a token. The
@@ -101,6 +106,8 @@ type Gateway struct {
 	bufs sync.Pool // *bytes.Buffer for request and response bodies
 
 	mirrors *Mirroring
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 }
 
 // New returns a Gateway with an empty snapshot; it reports not ready until
@@ -114,6 +121,9 @@ func New(opts Options) *Gateway {
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{opts: opts, log: log, mirrors: newMirroring(opts.Mirror)}
+	if opts.Tracing != nil {
+		g.tracer = opts.Tracing.Tracer("github.com/sluicehq/sluice/internal/gateway")
+	}
 	g.bufs.New = func() any { return new(bytes.Buffer) }
 	return g
 }
@@ -132,14 +142,14 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v2/health/ready", g.ready)
 	mux.HandleFunc("GET /v2/models/{name}", g.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/ready", g.modelReady)
-	mux.HandleFunc("POST /v2/models/{name}/infer", g.infer)
+	mux.HandleFunc("POST /v2/models/{name}/infer", g.traced("POST /v2/models/{name}/infer", g.infer))
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", g.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}/ready", g.modelReady)
-	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", g.infer)
+	mux.HandleFunc("POST /v2/models/{name}/versions/{version}/infer", g.traced("POST /v2/models/{name}/versions/{version}/infer", g.infer))
 	mux.HandleFunc("GET /v2/models/{name}/preview", g.preview(g.modelMetadata))
 	mux.HandleFunc("GET /v2/models/{name}/preview/ready", g.preview(g.modelReady))
-	mux.HandleFunc("POST /v2/models/{name}/preview/infer", g.preview(g.infer))
-	mux.HandleFunc("POST /v1/endpoints/{call}", g.predict)
+	mux.HandleFunc("POST /v2/models/{name}/preview/infer", g.traced("POST /v2/models/{name}/preview/infer", g.preview(g.infer)))
+	mux.HandleFunc("POST /v1/endpoints/{call}", g.traced("POST /v1/endpoints/{name}:predict", g.predict))
 	mux.HandleFunc("POST /v1/feedback", g.feedback)
 }
 
@@ -235,7 +245,15 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, badRequest(err))
 		return
 	}
-	outputs, herr := g.runInfer(r.Context(), rid, c, req)
+	explain, herr := explainQuery(r)
+	if herr == nil && !explain {
+		explain, herr = explainParam(req.Parameters)
+	}
+	if herr != nil {
+		g.fail(w, herr)
+		return
+	}
+	outputs, e, herr := g.runInfer(r.Context(), rid, c, req, explain)
 	if herr != nil {
 		g.fail(w, herr)
 		return
@@ -244,11 +262,13 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = rid
 	}
+	resp := &oip.InferResponse{ModelName: c.ep.Name, ModelVersion: c.b.versionStr, ID: id, Outputs: outputs}
+	if e != nil {
+		resp.Parameters = map[string]any{"explanation": explanationParams(e)}
+	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), &oip.InferResponse{
-		ModelName: c.ep.Name, ModelVersion: c.b.versionStr, ID: id, Outputs: outputs,
-	}))
+	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), resp))
 	g.answerHeaders(w, c)
 	writeJSON(w, http.StatusOK, out.Bytes())
 }
@@ -271,6 +291,11 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.SetPathValue("endpoint", name)
+	explain, herr := explainQuery(r)
+	if herr != nil {
+		g.fail(w, herr)
+		return
+	}
 	c, herr := g.resolveHTTP(r)
 	if herr != nil {
 		g.fail(w, herr)
@@ -302,6 +327,12 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, notReady(c.ep, c.b))
 		return
 	}
+	if explain {
+		if _, herr := explainer(c.b); herr != nil {
+			g.fail(w, herr)
+			return
+		}
+	}
 	outputs, herr := g.score(r.Context(), rid, c, inputs)
 	if herr != nil {
 		g.fail(w, herr)
@@ -313,7 +344,19 @@ func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	out.Write(oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version))
+	body := oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version)
+	if explain {
+		e, herr := g.explain(r.Context(), c, inputs)
+		if herr != nil {
+			g.fail(w, herr)
+			return
+		}
+		if body, err = appendPlainExplanation(body, e); err != nil {
+			g.fail(w, &httpError{status: http.StatusInternalServerError, msg: err.Error()})
+			return
+		}
+	}
+	out.Write(body)
 	g.answerHeaders(w, c)
 	writeJSON(w, http.StatusOK, out.Bytes())
 }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -215,7 +218,20 @@ func (s *grpcService) ModelInfer(ctx context.Context, m *oippb.ModelInferRequest
 		callerID = ids[0]
 	}
 	rid := pickRequestID(callerID)
+	if s.g.tracer != nil {
+		var span trace.Span
+		ctx, span = s.g.startGRPC(ctx)
+		span.SetAttributes(AttrRequestID.String(rid), AttrEndpoint.String(m.GetModelName()))
+		defer span.End()
+	}
 	resp, herr := s.g.modelInfer(ctx, rid, m)
+	if herr != nil && s.g.tracer != nil {
+		sp := trace.SpanFromContext(ctx)
+		sp.SetAttributes(attribute.Int("sluice.status", herr.status))
+		if herr.status >= 500 {
+			sp.SetStatus(otelcodes.Error, herr.msg)
+		}
+	}
 	// The headers go out with the answer or the error. SetHeader fails only
 	// when ctx is not a gRPC call (the fuzz test calls directly).
 	if herr != nil {
@@ -247,12 +263,22 @@ func (g *Gateway) modelInfer(ctx context.Context, rid string, m *oippb.ModelInfe
 	if err != nil {
 		return nil, badRequest(err)
 	}
-	outputs, herr := g.runInfer(ctx, rid, c, req)
+	explain, herr := explainParam(req.Parameters)
+	if herr != nil {
+		return nil, herr
+	}
+	outputs, e, herr := g.runInfer(ctx, rid, c, req, explain)
 	if herr != nil {
 		return nil, herr
 	}
 	b := c.b
 	resp, err := encodeGRPCResponse(outputs, raw)
+	if err == nil && e != nil {
+		var p *oippb.InferParameter
+		if p, err = grpcExplanation(e); err == nil {
+			resp.Parameters = map[string]*oippb.InferParameter{"explanation": p}
+		}
+	}
 	if err != nil {
 		g.log.Error("invalid model output", "endpoint", ep.Name, "model", b.Model, "version", b.Version, "err", err)
 		return nil, &httpError{status: http.StatusInternalServerError, msg: fmt.Sprintf("%s version %d: %v", b.Model, b.Version, err)}

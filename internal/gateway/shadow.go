@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/monitor"
 )
@@ -19,6 +22,9 @@ type mirrorJob struct {
 	inputs   []inference.Tensor
 	answer   monitor.Prediction
 	segment  string
+	// trace is the span of the request the copy comes from; invalid when
+	// tracing is off.
+	trace trace.SpanContext
 }
 
 // Mirroring runs shadow and challenger predictions off the request path:
@@ -105,6 +111,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) runMirror(ctx context.Context, j mirrorJob) {
 	ctx, cancel := context.WithTimeout(ctx, g.mirrors.timeout)
 	defer cancel()
+	var span trace.Span
+	if g.tracer != nil && j.trace.IsValid() {
+		ctx, span = g.tracer.Start(trace.ContextWithSpanContext(ctx, j.trace), SpanShadow, trace.WithAttributes(
+			append(backendAttrs(j.backend, j.role), AttrEndpoint.String(j.endpoint), AttrRequestID.String(j.rid))...))
+	}
 	start := time.Now()
 	var p monitor.Prediction
 	if !j.backend.Ready() {
@@ -126,6 +137,12 @@ func (g *Gateway) runMirror(ctx context.Context, j mirrorJob) {
 				g.opts.Drift.Observe(j.endpoint, j.backend.Version, j.backend.Baseline, m, p, time.Now())
 			}
 		}
+	}
+	if span != nil {
+		if p.Err != "" {
+			span.SetStatus(codes.Error, p.Err)
+		}
+		span.End()
 	}
 	if p.Err != "" {
 		g.mirrors.failed.Add(1)

@@ -26,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/monitor"
+	"github.com/sluicehq/sluice/internal/monitor/tracing"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/rollout"
@@ -88,6 +89,11 @@ type Config struct {
 	// 10m, 2m). They cover whole requests and answers, so pushes of large
 	// artifacts must finish within them.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// OTLPEndpoint turns tracing on, exporting spans to this OTLP
+	// collector URL (http(s)://host:4318 or grpc(s)://host:4317); empty
+	// leaves it to the OTEL_EXPORTER_OTLP_* environment variables, and
+	// tracing is off when they are unset too (docs/tracing.md).
+	OTLPEndpoint string
 	// Logger receives the server's logs.
 	Logger *slog.Logger
 }
@@ -159,6 +165,21 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 
 	gateway.Version = version.Version
+	tp, stopTracing, err := tracing.Setup(ctx, tracing.Config{Endpoint: cfg.OTLPEndpoint, Version: version.Version, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still queued, briefly: the collector may be gone.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+	if tp != nil {
+		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint)
+	}
 	plog, plogDir, err := openPredictionLog(cfg, log)
 	if err != nil {
 		return err
@@ -189,6 +210,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		Mirror:      gateway.MirrorOptions{Queue: cfg.MirrorQueue},
 		PredLog:     plog,
 		Authorizer:  sec.authn,
+		Tracing:     tp,
 	})
 	dp.Gateway = gw
 	reg.Attach(gw)

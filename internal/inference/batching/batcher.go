@@ -38,10 +38,15 @@ type Model struct {
 }
 
 var (
-	_ inference.Model  = (*Model)(nil)
-	_ inference.Warmer = (*Model)(nil)
-	_ io.Closer        = (*Model)(nil)
+	_ inference.Model     = (*Model)(nil)
+	_ inference.Warmer    = (*Model)(nil)
+	_ io.Closer           = (*Model)(nil)
+	_ inference.Unwrapper = (*Model)(nil)
 )
+
+// Unwrap returns the wrapped model, so that its optional capabilities
+// (explanations) stay reachable; calls on it bypass the batching.
+func (b *Model) Unwrap() inference.Model { return b.inner }
 
 // call is one Predict waiting for its group.
 type call struct {

@@ -73,6 +73,15 @@ func FuzzLoad(f *testing.F) {
 		if len(out) != 1 || len(out[0].F64) != rows*per {
 			t.Fatalf("Predict returned %d tensors, first with %d values, want 1 with %d", len(out), len(out[0].F64), rows*per)
 		}
+		mm := m.(*Model)
+		e, err := mm.Explain(context.Background(), []inference.Tensor{{Name: in.Name, Datatype: inference.FP64, Shape: []int64{int64(rows), int64(cols)}, F64: data}})
+		switch {
+		case errors.Is(err, inference.ErrNotExplainable):
+		case err != nil:
+			t.Fatalf("Explain: %v", err)
+		case len(e.Values) != rows*mm.numOut*(cols+1):
+			t.Fatalf("Explain returned %d values, want %d", len(e.Values), rows*mm.numOut*(cols+1))
+		}
 	})
 }
 

@@ -284,7 +284,37 @@ func parseTree(kv map[string]string, numFeatures int) (tree, error) {
 			return t, err
 		}
 	}
+	if err := t.parseCounts(kv, numLeaves); err != nil {
+		return t, err
+	}
 	return t, nil
+}
+
+// parseCounts reads the optional leaf_count and internal_count, which
+// only explanations use: a model without them still predicts.
+func (t *tree) parseCounts(kv map[string]string, numLeaves int) error {
+	_, hasLeaf := kv["leaf_count"]
+	_, hasInternal := kv["internal_count"]
+	if !hasLeaf || (numLeaves > 1 && !hasInternal) {
+		return nil
+	}
+	leaf, err := floats(kv, "leaf_count", numLeaves)
+	if err != nil {
+		return err
+	}
+	var internal []float64
+	if numLeaves > 1 {
+		if internal, err = floats(kv, "internal_count", numLeaves-1); err != nil {
+			return err
+		}
+	}
+	for i, c := range append(leaf[:len(leaf):len(leaf)], internal...) {
+		if !(c >= 0) || math.IsInf(c, 0) {
+			return fmt.Errorf("leaf_count/internal_count[%d]=%g: must be a finite count >= 0", i, c)
+		}
+	}
+	t.leafCount, t.internalCount = leaf, internal
+	return nil
 }
 
 // parseNodes reads and validates the internal nodes of a tree with

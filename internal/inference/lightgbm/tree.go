@@ -42,6 +42,10 @@ type tree struct {
 	catBits   []uint32
 	// linear holds the per-leaf linear models of a linear tree, or nil.
 	linear *linearLeaves
+	// leafCount and internalCount are the training rows that reached each
+	// leaf and node (leaf_count, internal_count), the covers TreeSHAP
+	// weighs branches by; nil when the model file has none.
+	leafCount, internalCount []float64
 }
 
 // linearLeaves are the linear models of a linear tree's leaves: leaf l

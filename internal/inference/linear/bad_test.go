@@ -54,7 +54,7 @@ func TestBadArtifacts(t *testing.T) {
 		{"no format", edit(t, `"format": "sluice.linear/v1",`, ``), `format: missing: want "sluice.linear/v1"`},
 		{"format v2", edit(t, `sluice.linear/v1`, `sluice.linear/v2`), `format: "sluice.linear/v2" is not supported (want "sluice.linear/v1")`},
 		{"format number", edit(t, `"sluice.linear/v1"`, `1`), "format: want a string, got a number"},
-		{"unknown field", edit(t, `"task"`, `"bias": 1, "task"`), "bias: unknown field (known: classes, coefficients, features, format, intercept, link, metadata, task)"},
+		{"unknown field", edit(t, `"task"`, `"bias": 1, "task"`), "bias: unknown field (known: classes, coefficients, feature_means, features, format, intercept, link, metadata, task)"},
 		{"duplicate field", edit(t, `"task": "multiclass",`, `"task": "multiclass", "task": "binary",`), "task: appears twice"},
 		{"no task", edit(t, `"task": "multiclass",`, ``), "task: missing"},
 		{"no coefficients", edit(t, `,

@@ -28,6 +28,10 @@ type spec struct {
 	// intercept[k] and coefficients[k] give score k.
 	intercept    []float64
 	coefficients [][]float64
+	// means holds each feature's mean over the training data (the
+	// optional "feature_means"), the baseline explanations measure from;
+	// nil when absent.
+	means []float64
 }
 
 type feature struct {
@@ -49,14 +53,15 @@ func errorf(path, format string, args ...any) error {
 
 // The fields of a v1 document and whether each is required.
 var topFields = map[string]bool{
-	"format":       true,
-	"task":         true,
-	"link":         true,
-	"features":     true,
-	"classes":      false,
-	"intercept":    true,
-	"coefficients": true,
-	"metadata":     false,
+	"format":        true,
+	"task":          true,
+	"link":          true,
+	"features":      true,
+	"classes":       false,
+	"intercept":     true,
+	"coefficients":  true,
+	"feature_means": false,
+	"metadata":      false,
 }
 
 // decode parses and validates a sluice.linear/v1 document.
@@ -118,6 +123,19 @@ func decode(doc []byte) (*spec, error) {
 	for k, row := range rows {
 		if s.coefficients[k], err = numbers(row, fmt.Sprintf("coefficients[%d]", k)); err != nil {
 			return nil, err
+		}
+	}
+	if raw, ok := top["feature_means"]; ok {
+		if s.means, err = numbers(raw, "feature_means"); err != nil {
+			return nil, err
+		}
+		if len(s.means) != len(s.features) {
+			return nil, errorf("feature_means", "has %d values, want %d (one per feature)", len(s.means), len(s.features))
+		}
+		for i, v := range s.means {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, errorf(fmt.Sprintf("feature_means[%d]", i), "must be finite")
+			}
 		}
 	}
 	if raw, ok := top["metadata"]; ok {

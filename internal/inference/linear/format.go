@@ -75,6 +75,7 @@ func (Format) Load(ctx context.Context, artifact []byte, opts inference.LoadOpti
 		numIn:     len(s.features),
 		numOut:    len(s.intercept),
 		intercept: s.intercept,
+		means:     s.means,
 		coef:      make([]float64, 0, len(s.intercept)*len(s.features)),
 	}
 	for _, row := range s.coefficients {

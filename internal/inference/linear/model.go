@@ -24,6 +24,8 @@ type Model struct {
 	// coef[k*numIn : (k+1)*numIn].
 	coef      []float64
 	intercept []float64
+	// means are the features' training means (feature_means), or nil.
+	means []float64
 }
 
 var _ inference.Model = (*Model)(nil)
@@ -38,25 +40,9 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(inputs) != 1 {
-		return nil, inference.Inputf("inputs", "got %d tensors, want 1 named %q", len(inputs), m.inName)
-	}
-	in := &inputs[0]
-	if in.Name != m.inName {
-		return nil, inference.Inputf(in.Name, "unknown input: the model takes one input named %q", m.inName)
-	}
-	rows, data, err := inference.Dense64(in, m.numIn)
+	rows, data, err := m.rows(inputs)
 	if err != nil {
 		return nil, err
-	}
-	for i, v := range data {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			what := "missing (NaN)"
-			if !math.IsNaN(v) {
-				what = "infinite"
-			}
-			return nil, inference.Inputf(m.featureNames[i%m.numIn], "row %d: value is %s; linear models need a finite value for every feature", i/m.numIn, what)
-		}
 	}
 	out := make([]float64, rows*m.outCols)
 	for r := range rows {
@@ -67,6 +53,32 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 		shape = append(shape, int64(m.outCols))
 	}
 	return []inference.Tensor{{Name: m.outName, Datatype: inference.FP64, Shape: shape, F64: out}}, nil
+}
+
+// rows checks inputs, one [N, F] tensor of finite values, and returns N
+// and the values row-major.
+func (m *Model) rows(inputs []inference.Tensor) (int, []float64, error) {
+	if len(inputs) != 1 {
+		return 0, nil, inference.Inputf("inputs", "got %d tensors, want 1 named %q", len(inputs), m.inName)
+	}
+	in := &inputs[0]
+	if in.Name != m.inName {
+		return 0, nil, inference.Inputf(in.Name, "unknown input: the model takes one input named %q", m.inName)
+	}
+	rows, data, err := inference.Dense64(in, m.numIn)
+	if err != nil {
+		return 0, nil, err
+	}
+	for i, v := range data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			what := "missing (NaN)"
+			if !math.IsNaN(v) {
+				what = "infinite"
+			}
+			return 0, nil, inference.Inputf(m.featureNames[i%m.numIn], "row %d: value is %s; linear models need a finite value for every feature", i/m.numIn, what)
+		}
+	}
+	return rows, data, nil
 }
 
 // predictRow computes one row's outputs, as scikit-learn's predict (for

@@ -19,6 +19,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/propagation"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice/internal/inference"
 )
 
@@ -113,7 +116,7 @@ func newModel(doc *Document, log *slog.Logger) (*Model, error) {
 		r.ready.Header = m.getHeader
 		if r.pool = newConnPool(r.call.URL, dialer); r.pool != nil {
 			r.head = requestHead(r.call.URL, m.header)
-			m.headRoom = max(m.headRoom, len(r.head)+len(contentLengthMax)+len("\r\n\r\n"))
+			m.headRoom = max(m.headRoom, len(r.head)+len(contentLengthMax)+len("\r\n\r\n")+traceparentLine)
 		}
 		r.healthy.Store(true)
 		m.replicas = append(m.replicas, r)
@@ -229,8 +232,14 @@ func (m *Model) attemptConn(ctx context.Context, r *replica, buf []byte, rows in
 	// body's length, CRLF CRLF, ending where the body starts.
 	var num [len(contentLengthMax)]byte
 	n := strconv.AppendInt(num[:0], int64(len(buf)-m.headRoom), 10)
-	start := m.headRoom - len(r.head) - len(n) - 4
-	k := copy(buf[start:], r.head)
+	var tp [traceparentLine]byte
+	trace := appendTraceparent(ctx, tp[:0])
+	start := m.headRoom - len(r.head) - len(trace) - len(n) - 4
+	// r.head ends with "Content-Length: "; the traceparent goes before it.
+	cl := len(r.head) - len("Content-Length: ")
+	k := copy(buf[start:], r.head[:cl])
+	k += copy(buf[start+k:], trace)
+	k += copy(buf[start+k:], r.head[cl:])
 	k += copy(buf[start+k:], n)
 	copy(buf[start+k:], "\r\n\r\n")
 	if err := ctx.Err(); err != nil {
@@ -261,6 +270,10 @@ func (m *Model) attemptTransport(ctx context.Context, r *replica, body []byte, r
 	defer cancel()
 	rb := &reqBody{b: body}
 	req := r.call.WithContext(ctx)
+	if sc := oteltrace.SpanContextFromContext(ctx); sc.IsValid() {
+		req.Header = req.Header.Clone()
+		traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	}
 	req.Body, req.GetBody, req.ContentLength = rb, rb.getBody, int64(len(body))
 	resp, err := m.transport.RoundTrip(req)
 	if err != nil {

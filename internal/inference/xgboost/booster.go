@@ -35,6 +35,9 @@ type Booster struct {
 	linear []float32
 	// threads bounds the goroutines of one Predict; 0 means GOMAXPROCS.
 	threads int
+	// means holds each tree node's expected value for TreeSHAP, computed
+	// on the first explanation.
+	means func() []float32
 }
 
 // Signature describes the model's single [N, F] input and its output.

@@ -3,6 +3,7 @@ package xgboost
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sluicehq/sluice/internal/inference"
 )
@@ -52,6 +53,7 @@ func build(m *rawModel, opts inference.LoadOptions) (*Booster, error) {
 		if err != nil {
 			return nil, within("learner.gradient_booster", err)
 		}
+		b.means = sync.OnceValue(b.forest.meanValues)
 	case "gblinear":
 		want := (nFeature + 1) * nOut
 		if len(m.booster.weights) != want {

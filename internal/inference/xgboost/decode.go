@@ -50,6 +50,9 @@ type rawTree struct {
 	splitIndices    []int64
 	splitConditions []float32
 	defaultLeft     []bool
+	// sumHessian is each node's cover (sum of the training rows' hessians
+	// under it), which TreeSHAP weighs branches by; optional.
+	sumHessian []float32
 	// splitType is 0 for a numeric split and 1 for a categorical one;
 	// absent before XGBoost 1.5.
 	splitType []int64
@@ -262,6 +265,8 @@ func decodeTree(s source, t *rawTree) error {
 			t.splitConditions, err = readFloat32s(s)
 		case "default_left":
 			t.defaultLeft, err = readFlags(s)
+		case "sum_hessian":
+			t.sumHessian, err = readFloat32s(s)
 		case "split_type":
 			t.splitType, err = readInts(s)
 		case "categories":

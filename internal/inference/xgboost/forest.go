@@ -56,6 +56,11 @@ type forest struct {
 	depth, steps []int32
 	// weights scales tree t's leaves (dart's weight_drop); nil for gbtree.
 	weights []float32
+	// cover is each node's sum_hessian, parallel to nodes, for TreeSHAP;
+	// noCover is set when some tree came without sum_hessian (or with a
+	// wrong count), and then explanations are refused.
+	cover   []float32
+	noCover bool
 	// cats is parallel to nodes when any split is categorical, else nil.
 	cats      []catSplit
 	catValues []int32
@@ -102,6 +107,16 @@ func (f *forest) compileTree(t *rawTree, nFeature int) error {
 	if cats != nil && f.cats == nil {
 		f.cats = make([]catSplit, len(f.nodes), cap(f.nodes))
 	}
+	hasCover := len(t.sumHessian) == n
+	if !hasCover {
+		f.noCover = true
+	}
+	coverOf := func(o int64) float32 {
+		if hasCover {
+			return t.sumHessian[o]
+		}
+		return 0
+	}
 
 	// Lay the reachable nodes out breadth first, siblings adjacent.
 	// queue[k] is the original index of the node placed at base+k.
@@ -112,6 +127,7 @@ func (f *forest) compileTree(t *rawTree, nFeature int) error {
 	seen[0] = true
 	f.nodes = append(f.nodes, node{})
 	f.leaf = append(f.leaf, 0)
+	f.cover = append(f.cover, coverOf(0))
 	if f.cats != nil {
 		f.cats = append(f.cats, catSplit{})
 	}
@@ -156,6 +172,7 @@ func (f *forest) compileTree(t *rawTree, nFeature int) error {
 		f.nodes[at] = nd
 		f.nodes = append(f.nodes, node{}, node{})
 		f.leaf = append(f.leaf, 0, 0)
+		f.cover = append(f.cover, coverOf(l), coverOf(r))
 		if f.cats != nil {
 			f.cats = append(f.cats, catSplit{}, catSplit{})
 			if c, ok := cats[o]; ok {

@@ -73,6 +73,17 @@ func FuzzLoad(f *testing.F) {
 		if got, want := len(out[0].F32), rows*b.outCols; got != want {
 			t.Fatalf("Predict returned %d values, want %d", got, want)
 		}
+		// Explain either works on the same rows or refuses the model.
+		e, err := b.Explain(context.Background(), []inference.Tensor{{
+			Name: b.inName, Datatype: inference.FP32, Shape: []int64{int64(rows), int64(b.nFeature)}, F32: x,
+		}})
+		switch {
+		case errors.Is(err, inference.ErrNotExplainable):
+		case err != nil:
+			t.Fatalf("Explain: %v", err)
+		case len(e.Values) != rows*b.nOut*(b.nFeature+1):
+			t.Fatalf("Explain returned %d values, want %d", len(e.Values), rows*b.nOut*(b.nFeature+1))
+		}
 	})
 }
 
