@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/traffic"
@@ -277,6 +278,10 @@ func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []i
 		ctx, span = g.tracer.Start(ctx, SpanPredict, trace.WithAttributes(append(backendAttrs(b, string(c.ep.Plan.Role(b.Version))),
 			AttrEndpoint.String(c.ep.Name), AttrRows.Int(batchRows(inputs)))...))
 	}
+	var flight monitor.Flight
+	if g.opts.Live != nil {
+		flight = g.opts.Live.Begin(c.ep.Name, b.Version, string(c.ep.Plan.Role(b.Version)))
+	}
 	start := time.Now()
 	outputs, err := b.Runtime.Predict(ctx, inputs)
 	took := time.Since(start)
@@ -288,7 +293,7 @@ func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []i
 		span.End()
 	}
 	if g.opts.Live != nil {
-		g.opts.Live.Record(c.ep.Name, b.Version, string(c.ep.Plan.Role(b.Version)), took, batchRows(inputs), errorKind(err))
+		flight.Done(took, batchRows(inputs), errorKind(err))
 	}
 	return outputs, took, err
 }

@@ -27,6 +27,7 @@ var ErrorKinds = []string{"input", "timeout", "unavailable", "internal"}
 var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 type liveCounters struct {
+	inFlight  atomic.Int64
 	requests  atomic.Int64
 	rows      atomic.Int64
 	errors    [4]atomic.Int64 // by ErrorKinds
@@ -54,10 +55,31 @@ func (l *Live) counters(k liveKey) *liveCounters {
 	return v.(*liveCounters)
 }
 
+// Flight is one prediction in progress, counted as in flight until Done.
+type Flight struct{ c *liveCounters }
+
+// Begin counts a prediction by a version in a role as in flight; Done ends
+// it and records it as Record does.
+func (l *Live) Begin(endpoint string, version int, role string) Flight {
+	c := l.counters(liveKey{endpoint, version, role})
+	c.inFlight.Add(1)
+	return Flight{c}
+}
+
+// Done records the prediction Begin started; kind is "" for success or one
+// of ErrorKinds.
+func (f Flight) Done(latency time.Duration, rows int, kind string) {
+	f.c.inFlight.Add(-1)
+	f.c.record(latency, rows, kind)
+}
+
 // Record counts one prediction of rows rows by a version in a role; kind is
 // "" for success or one of ErrorKinds.
 func (l *Live) Record(endpoint string, version int, role string, latency time.Duration, rows int, kind string) {
-	c := l.counters(liveKey{endpoint, version, role})
+	l.counters(liveKey{endpoint, version, role}).record(latency, rows, kind)
+}
+
+func (c *liveCounters) record(latency time.Duration, rows int, kind string) {
 	c.requests.Add(1)
 	c.rows.Add(int64(rows))
 	c.latencyNS.Add(int64(latency))
@@ -137,6 +159,7 @@ type Series struct {
 	Endpoint, Role string
 	Version        int
 	Requests, Rows int64
+	InFlight       int64
 	Errors         map[string]int64
 	LatencySum     float64  // seconds
 	Buckets        []uint64 // cumulative counts per LatencyBuckets bound
@@ -149,7 +172,7 @@ func (l *Live) Series() []Series {
 		key := k.(liveKey)
 		c := v.(*liveCounters)
 		s := Series{Endpoint: key.endpoint, Version: key.version, Role: key.role,
-			Requests: c.requests.Load(), Rows: c.rows.Load(), Errors: map[string]int64{},
+			Requests: c.requests.Load(), Rows: c.rows.Load(), InFlight: c.inFlight.Load(), Errors: map[string]int64{},
 			LatencySum: time.Duration(c.latencyNS.Load()).Seconds(), Buckets: make([]uint64, len(LatencyBuckets))}
 		for i, name := range ErrorKinds {
 			s.Errors[name] = c.errors[i].Load()

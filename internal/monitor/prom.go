@@ -39,6 +39,7 @@ var (
 	labels       = []string{"endpoint", "version", "role"}
 	descRequests = prometheus.NewDesc("sluice_requests_total", "Predictions served, by endpoint, version and role.", labels, nil)
 	descRows     = prometheus.NewDesc("sluice_rows_total", "Rows scored, by endpoint, version and role.", labels, nil)
+	descInFlight = prometheus.NewDesc("sluice_requests_in_flight", "Predictions being scored now, by endpoint, version and role.", labels, nil)
 	descErrors   = prometheus.NewDesc("sluice_request_errors_total", "Failed predictions by kind: input (the caller's bad input), timeout, unavailable, internal.", append(labels, "kind"), nil)
 	descLatency  = prometheus.NewDesc("sluice_request_duration_seconds", "Prediction latency in seconds, by endpoint, version and role.", labels, nil)
 	descDropped  = prometheus.NewDesc("sluice_mirror_dropped_total", "Shadow and challenger copies dropped because the mirroring queue was full.", nil, nil)
@@ -67,7 +68,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descRows, descErrors, descLatency, descDropped, descMirrored, descQueued, descRecent, descForgot, descRevision, descRejected,
+	for _, d := range []*prometheus.Desc{descRequests, descRows, descInFlight, descErrors, descLatency, descDropped, descMirrored, descQueued, descRecent, descForgot, descRevision, descRejected,
 		descDriftPSI, descDriftJS, descDriftKS, descDriftP, descDrifted, descDriftMax, descPredPSI, descDriftRows, descPerf, descLabeled, descLabelDelay} {
 		ch <- d
 	}
@@ -79,6 +80,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		lv := []string{s.Endpoint, strconv.Itoa(s.Version), s.Role}
 		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.Requests), lv...)
 		ch <- prometheus.MustNewConstMetric(descRows, prometheus.CounterValue, float64(s.Rows), lv...)
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.InFlight), lv...)
 		for _, kind := range ErrorKinds {
 			ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(s.Errors[kind]), append(lv, kind)...)
 		}

@@ -50,7 +50,29 @@ type loadedSet struct {
 type loadedEntry struct {
 	backend  *gateway.Backend
 	size     int64
+	took     time.Duration // how long the load took
 	lastUsed time.Time
+}
+
+// LoadedModel is a version held in memory.
+type LoadedModel struct {
+	Model   string
+	Version int
+	// Bytes is the memory the model reports holding, else its artifact's
+	// size; LoadTime how long loading it took.
+	Bytes    int64
+	LoadTime time.Duration
+}
+
+// models lists the loaded versions and the memory budget.
+func (l *loadedSet) models() ([]LoadedModel, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]LoadedModel, 0, len(l.entries))
+	for _, e := range l.entries {
+		out = append(out, LoadedModel{Model: e.backend.Model, Version: e.backend.Version, Bytes: e.size, LoadTime: e.took})
+	}
+	return out, l.budget
 }
 
 func newLoadedSet(budget int64, log *slog.Logger) *loadedSet {
@@ -72,13 +94,15 @@ func (l *loadedSet) get(ctx context.Context, key string, load func() (*gateway.B
 			done := make(chan struct{})
 			l.loading[key] = done
 			l.mu.Unlock()
+			start := time.Now()
 			b, size := load()
+			took := time.Since(start)
 			l.mu.Lock()
 			delete(l.loading, key)
 			close(done)
 			l.mu.Unlock()
 			if b.Ready() {
-				l.put(key, b, size)
+				l.put(key, b, size, took)
 			}
 			return b
 		}
@@ -92,13 +116,13 @@ func (l *loadedSet) get(ctx context.Context, key string, load func() (*gateway.B
 }
 
 // put records a loaded backend and evicts others if over budget.
-func (l *loadedSet) put(key string, b *gateway.Backend, size int64) {
+func (l *loadedSet) put(key string, b *gateway.Backend, size int64, took time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if old := l.entries[key]; old != nil {
 		l.total -= old.size
 	}
-	l.entries[key] = &loadedEntry{backend: b, size: size, lastUsed: time.Now()}
+	l.entries[key] = &loadedEntry{backend: b, size: size, took: took, lastUsed: time.Now()}
 	l.total += size
 	l.evictLocked()
 }

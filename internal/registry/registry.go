@@ -148,7 +148,9 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 	if err != nil {
 		return store.Version{}, err
 	}
+	loadStart := time.Now()
 	m, err := s.formats.Load(ctx, format, req.Artifact, opts)
+	loadTook := time.Since(loadStart)
 	if err != nil {
 		return store.Version{}, fmt.Errorf("loading %s as %s: %w", req.Model, format, err)
 	}
@@ -213,7 +215,7 @@ func (s *Service) Push(ctx context.Context, req PushRequest) (store.Version, err
 	b := gateway.NewBackend(v.Model, v.Version, v.Format, m, nil)
 	b.Key = cacheKey(v)
 	b.Baseline = baseline
-	s.loaded.put(b.Key, b, modelSize(m, v.Size))
+	s.loaded.put(b.Key, b, modelSize(m, v.Size), loadTook)
 	s.syncAfterWrite(ctx) // endpoints following "latest" move now
 	return v, nil
 }
@@ -273,6 +275,10 @@ func closeModel(m inference.Model) {
 		_ = c.Close()
 	}
 }
+
+// LoadedModels lists the versions held in memory and the memory budget
+// for them (0: none).
+func (s *Service) LoadedModels() ([]LoadedModel, int64) { return s.loaded.models() }
 
 // backend returns the loaded version, loading it on first use. A load
 // failure is returned as a backend whose Err says why, so one bad version

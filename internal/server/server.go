@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	mux := http.NewServeMux()
 	gw.Register(mux)
-	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
+	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent, plog))
 	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Alerts: alerts})
 	controlAPI.Register(mux)
 	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))

@@ -319,7 +319,9 @@ func TestMetrics(t *testing.T) {
 	must(t, err, "GET /metrics")
 	text := readAll(t, resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`sluice_requests_total{endpoint="bc",role="stable",version="1"}`, `sluice_request_duration_seconds_bucket{endpoint="bc"`, "sluice_mirror_dropped_total", "go_goroutines"} {
+	for _, want := range []string{`sluice_requests_total{endpoint="bc",role="stable",version="1"}`, `sluice_request_duration_seconds_bucket{endpoint="bc"`, "sluice_mirror_dropped_total", "go_goroutines",
+		`sluice_requests_in_flight{endpoint="bc",role="stable",version="1"} 0`, `sluice_model_memory_bytes{model="bc",version="1"}`, `sluice_model_load_seconds{model="bc",version="1"}`,
+		"sluice_model_memory_budget_bytes 0", `sluice_prediction_log_records_total{outcome="written",sink="file"}`, `sluice_prediction_log_queue_length{sink="file"}`} {
 		if !bytes.Contains(text, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}
