@@ -186,7 +186,7 @@ func (g *Gateway) scoreGroup(ctx context.Context, gr *group, rows Rows, nf int, 
 		}
 	}
 	if !c.b.Ready() {
-		fail(errors.New(notReady(c.ep, c.b).msg))
+		fail(rowError(notReady(c.ep, c.b)))
 		return
 	}
 	m := len(gr.rows)
@@ -205,7 +205,7 @@ func (g *Gateway) scoreGroup(ctx context.Context, gr *group, rows Rows, nf int, 
 	c.rowIDs = ids
 	outputs, herr := g.score(ctx, "", c, inputs)
 	if herr != nil {
-		fail(errors.New(herr.msg))
+		fail(rowError(herr))
 		return
 	}
 	if len(outputs) == 0 {
@@ -225,6 +225,27 @@ func (g *Gateway) scoreGroup(ctx context.Context, gr *group, rows Rows, nf int, 
 		out[i] = r
 	}
 }
+
+// RowError is why a row of ScoreRows failed, with the HTTP status a
+// request would have got: 4xx when the row is at fault (except 408, 429
+// and 499), 5xx when the version is.
+type RowError struct {
+	Status int
+	Msg    string
+}
+
+func (e *RowError) Error() string { return e.Msg }
+
+// StatusCode returns the HTTP status of the failure.
+func (e *RowError) StatusCode() int { return e.Status }
+
+// InputFault reports whether the row itself is at fault, so scoring it
+// again cannot succeed.
+func (e *RowError) InputFault() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != 408 && e.Status != 429 && e.Status != 499
+}
+
+func rowError(h *httpError) error { return &RowError{Status: h.status, Msg: h.msg} }
 
 // denseValues returns every element of t as float64.
 func denseValues(t *inference.Tensor) []float64 {

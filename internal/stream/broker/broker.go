@@ -35,6 +35,10 @@ type Message struct {
 	Time time.Time
 	// Topic is the subject or topic the message came from.
 	Topic string
+	// ID identifies the message's position in the broker ("stream:seq"
+	// on NATS, "topic/partition/offset" on Kafka); "" on MQTT, which has
+	// none.
+	ID string
 	// Redelivered is true when the broker says the message was delivered
 	// before (it is a replay after a crash or a timeout).
 	Redelivered bool

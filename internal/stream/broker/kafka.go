@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +80,8 @@ func (s *kafkaSource) Fetch(ctx context.Context, max int, wait time.Duration) ([
 			lag += p.HighWatermark - p.Records[n-1].Offset - 1
 		}
 		for _, r := range p.Records {
-			out = append(out, &Message{Key: r.Key, Value: r.Value, Time: r.Timestamp, Topic: r.Topic, ack: r})
+			out = append(out, &Message{Key: r.Key, Value: r.Value, Time: r.Timestamp, Topic: r.Topic, ack: r,
+				ID: r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)})
 		}
 	})
 	if len(out) > 0 {

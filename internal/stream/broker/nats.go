@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -126,6 +127,7 @@ func (s *natsSource) Fetch(ctx context.Context, max int, wait time.Duration) ([]
 		}
 		if md, err := m.Metadata(); err == nil {
 			msg.Time = md.Timestamp
+			msg.ID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 			msg.Redelivered = md.NumDelivered > 1
 			s.lag.Store(int64(md.NumPending))
 		}

@@ -1,0 +1,339 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// A message becomes one or more instances: a JSON object is one, a JSON
+// array of objects or several CSV lines are several. An instance is a flat
+// list of named values; nested objects and arrays are refused with the
+// field's name. The decoders are written for this one shape so that a
+// message costs no reflection and few allocations.
+
+// value kinds.
+const (
+	kindNull byte = iota
+	kindNumber
+	kindString
+	kindBool
+)
+
+// field is one named value of an instance.
+type field struct {
+	name string
+	kind byte
+	num  float64 // number, or 1/0 for a bool
+	str  string  // string, or the number's text
+}
+
+// instance is one decoded row.
+type instance struct {
+	fields []field
+}
+
+func (in *instance) get(name string) (*field, bool) {
+	for i := range in.fields {
+		if in.fields[i].name == name {
+			return &in.fields[i], true
+		}
+	}
+	return nil, false
+}
+
+// text returns a field as text (a key or an id); "" when absent or null.
+func (f *field) text() string {
+	switch f.kind {
+	case kindString, kindNumber:
+		return f.str
+	case kindBool:
+		if f.num == 1 {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
+
+// DecodeError is a message that cannot be decoded; it goes to the dead
+// letter sink.
+type DecodeError struct {
+	// Path names the place at fault, like "[2].amount" or "line 3".
+	Path string
+	Msg  string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+func decodeErr(path, format string, args ...any) error {
+	return &DecodeError{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// maxInstances bounds the instances of one message.
+const maxInstances = 10000
+
+// decodeJSON decodes an object, or an array of objects, into instances.
+func decodeJSON(b []byte) ([]instance, error) {
+	p := jsonParser{b: b}
+	p.ws()
+	if p.i >= len(p.b) {
+		return nil, decodeErr("", "empty message: want a JSON object of feature names and values")
+	}
+	var out []instance
+	switch p.b[p.i] {
+	case '{':
+		in, err := p.object("")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	case '[':
+		p.i++
+		p.ws()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			break
+		}
+		for {
+			p.ws()
+			if len(out) >= maxInstances {
+				return nil, decodeErr("", "more than %d instances in one message", maxInstances)
+			}
+			path := "[" + strconv.Itoa(len(out)) + "]"
+			if p.i >= len(p.b) || p.b[p.i] != '{' {
+				return nil, decodeErr(path, "want a JSON object")
+			}
+			in, err := p.object(path)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, in)
+			p.ws()
+			if p.i < len(p.b) && p.b[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.i < len(p.b) && p.b[p.i] == ']' {
+				p.i++
+				break
+			}
+			return nil, decodeErr(path, "want ',' or ']' after an element at byte %d", p.i)
+		}
+		if len(out) == 0 {
+			return nil, decodeErr("", "empty array: no instances")
+		}
+	default:
+		return nil, decodeErr("", "want a JSON object (or an array of objects), got %q", preview(p.b))
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return nil, decodeErr("", "data after the JSON value at byte %d", p.i)
+	}
+	return out, nil
+}
+
+func preview(b []byte) string {
+	if len(b) > 20 {
+		b = b[:20]
+	}
+	return string(b)
+}
+
+type jsonParser struct {
+	b []byte
+	i int
+}
+
+func (p *jsonParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// object parses a flat object at p.i (which is '{').
+func (p *jsonParser) object(path string) (instance, error) {
+	var in instance
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return in, nil
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return in, decodeErr(path, "want a field name in quotes at byte %d", p.i)
+		}
+		name, err := p.str()
+		if err != nil {
+			return in, decodeErr(path, "field name: %v", err)
+		}
+		fpath := path + "." + name
+		if path == "" {
+			fpath = name
+		}
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return in, decodeErr(fpath, "want ':' after the field name")
+		}
+		p.i++
+		p.ws()
+		f := field{name: name}
+		if p.i >= len(p.b) {
+			return in, decodeErr(fpath, "unexpected end of message")
+		}
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s, err := p.str()
+			if err != nil {
+				return in, decodeErr(fpath, "%v", err)
+			}
+			f.kind, f.str = kindString, s
+		case c == '-' || (c >= '0' && c <= '9'):
+			start := p.i
+			for p.i < len(p.b) && strings.IndexByte("+-.eE0123456789", p.b[p.i]) >= 0 {
+				p.i++
+			}
+			txt := string(p.b[start:p.i])
+			v, err := strconv.ParseFloat(txt, 64)
+			if err != nil && !errors.Is(err, strconv.ErrRange) {
+				return in, decodeErr(fpath, "bad number %q", txt)
+			}
+			f.kind, f.num, f.str = kindNumber, v, txt
+		case bytes.HasPrefix(p.b[p.i:], []byte("true")):
+			p.i += 4
+			f.kind, f.num = kindBool, 1
+		case bytes.HasPrefix(p.b[p.i:], []byte("false")):
+			p.i += 5
+			f.kind = kindBool
+		case bytes.HasPrefix(p.b[p.i:], []byte("null")):
+			p.i += 4
+		case c == '{' || c == '[':
+			return in, decodeErr(fpath, "nested objects and arrays are not supported: give flat feature values")
+		default:
+			return in, decodeErr(fpath, "unexpected %q", c)
+		}
+		if _, dup := in.get(name); dup {
+			return in, decodeErr(fpath, "field given twice")
+		}
+		in.fields = append(in.fields, f)
+		p.ws()
+		if p.i < len(p.b) && p.b[p.i] == ',' {
+			p.i++
+			continue
+		}
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			return in, nil
+		}
+		return in, decodeErr(fpath, "want ',' or '}' after the value")
+	}
+}
+
+// str parses a JSON string at p.i (which is '"').
+func (p *jsonParser) str() (string, error) {
+	start := p.i
+	p.i++
+	escaped := false
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '\\':
+			escaped = true
+			p.i += 2
+			continue
+		case c == '"':
+			p.i++
+			raw := p.b[start:p.i]
+			if !escaped {
+				if !utf8.Valid(raw) {
+					return "", errors.New("string is not valid UTF-8")
+				}
+				return string(raw[1 : len(raw)-1]), nil
+			}
+			s, err := strconv.Unquote(string(raw))
+			if err != nil {
+				return "", fmt.Errorf("bad string %s", raw)
+			}
+			return s, nil
+		case c < 0x20:
+			return "", errors.New("control character in a string")
+		}
+		p.i++
+	}
+	return "", errors.New("unterminated string")
+}
+
+// decodeCSV decodes one or more lines of values in the order of columns.
+// An empty value is missing (null).
+func decodeCSV(b []byte, columns []string, delim rune) ([]instance, error) {
+	r := csv.NewReader(bytes.NewReader(b))
+	r.Comma = delim
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	var out []instance
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, decodeErr("line "+strconv.Itoa(line), "%v", err)
+		}
+		if len(rec) == 1 && rec[0] == "" {
+			continue // blank line
+		}
+		if len(rec) != len(columns) {
+			return nil, decodeErr("line "+strconv.Itoa(line), "%d values, want %d (%s)", len(rec), len(columns), strings.Join(columns, ","))
+		}
+		if len(out) >= maxInstances {
+			return nil, decodeErr("", "more than %d lines in one message", maxInstances)
+		}
+		in := instance{fields: make([]field, len(columns))}
+		for j, v := range rec {
+			f := field{name: columns[j]}
+			if v = strings.TrimSpace(v); v != "" {
+				f.str = v
+				if x, err := strconv.ParseFloat(v, 64); err == nil {
+					f.kind, f.num = kindNumber, x
+				} else {
+					f.kind = kindString
+				}
+			}
+			in.fields[j] = f
+		}
+		out = append(out, in)
+	}
+	if len(out) == 0 {
+		return nil, decodeErr("", "no lines: empty message")
+	}
+	return out, nil
+}
+
+// number returns a feature's value for the model: numbers and booleans as
+// they are, null as NaN (missing). Strings are an error.
+func (f *field) number(path string) (float64, error) {
+	switch f.kind {
+	case kindNumber, kindBool:
+		return f.num, nil
+	case kindNull:
+		return math.NaN(), nil
+	}
+	return 0, decodeErr(path, "want a number, got the string %q", f.str)
+}
