@@ -97,11 +97,10 @@ func (g *Gateway) ScoreRowsOn(ctx context.Context, model string, version int, ro
 	if !b.Ready() || !b.isTabular {
 		return nil, inference.TensorSpec{}, fmt.Errorf("model %s version %d: %w: not loaded or without named features", model, version, ErrNotServed)
 	}
-	plan, err := traffic.Compile(traffic.Policy{Split: []traffic.Split{{Version: version, Weight: 100}}}, nil)
-	if err != nil {
-		return nil, inference.TensorSpec{}, fmt.Errorf("model %s version %d: %w", model, version, err)
+	if version <= 0 {
+		return nil, inference.TensorSpec{}, fmt.Errorf("model %s: version %d: must be positive", model, version)
 	}
-	ep := &Endpoint{Name: model, Model: model, Plan: plan, Backends: map[int]*Backend{version: b}}
+	ep := &Endpoint{Name: model, Model: model, Plan: traffic.Single(version), Backends: map[int]*Backend{version: b}}
 	if rows.IDs == nil {
 		return nil, b.tabular, nil
 	}

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,8 +104,7 @@ func decodeJSON(b []byte) ([]instance, error) {
 		p.i++
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] == ']' {
-			p.i++
-			break
+			return nil, decodeErr("", "empty array: no instances")
 		}
 		for {
 			p.ws()
@@ -130,9 +130,6 @@ func decodeJSON(b []byte) ([]instance, error) {
 				break
 			}
 			return nil, decodeErr(path, "want ',' or ']' after an element at byte %d", p.i)
-		}
-		if len(out) == 0 {
-			return nil, decodeErr("", "empty array: no instances")
 		}
 	default:
 		return nil, decodeErr("", "want a JSON object (or an array of objects), got %q", preview(p.b))
@@ -267,8 +264,8 @@ func (p *jsonParser) str() (string, error) {
 				}
 				return string(raw[1 : len(raw)-1]), nil
 			}
-			s, err := strconv.Unquote(string(raw))
-			if err != nil {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
 				return "", fmt.Errorf("bad string %s", raw)
 			}
 			return s, nil

@@ -8,6 +8,7 @@
 package brokertest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -45,7 +48,37 @@ func Addr(t testing.TB, scheme string) string {
 		t.Skipf("no %s broker at %s (set %s): %v", scheme, addr, env, err)
 	}
 	c.Close()
+	if scheme == "nats" {
+		t.Cleanup(func() { dropTestStreams(addr) })
+	}
 	return addr
+}
+
+// dropTestStreams deletes the JetStream streams this process's tests
+// created (their subjects hold "sluicetest_PID_").
+func dropTestStreams(addr string) {
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	mark := fmt.Sprintf("sluicetest_%d_", os.Getpid())
+	names := js.StreamNames(ctx)
+	var drop []string
+	for n := range names.Name() {
+		if strings.Contains(n, mark) {
+			drop = append(drop, n)
+		}
+	}
+	for _, n := range drop {
+		_ = js.DeleteStream(ctx, n)
+	}
 }
 
 // Kafka starts an in-process Kafka cluster for t and returns its address.
