@@ -10,6 +10,7 @@ type Metrics struct {
 	in, out, dead, retries *prometheus.CounterVec
 	lag                    *prometheus.GaugeVec
 	latency                *prometheus.HistogramVec
+	feedback               *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -28,11 +29,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_stream_end_to_end_latency_seconds",
 			Help:    "Time from a message's event time to its result being published and acknowledged.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"stream"}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_stream_feedback_messages_total",
+			Help: "Feedback messages read from the feedback topic, by result (joined, rejected, invalid)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.in, m.out, m.dead, m.retries, m.lag, m.latency)
+		reg.MustRegister(m.Collectors()...)
 	}
 	return m
+}
+
+// Collectors returns the metrics, to register them with a registry.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.in, m.out, m.dead, m.retries, m.lag, m.latency, m.feedback}
 }
 
 // Forget drops the series of a stream that no longer runs here.
