@@ -73,6 +73,11 @@ type Config struct {
 	// messages are read from, in any form POST /v1/feedback takes; ""
 	// reads none.
 	FeedbackTopic string
+	// StreamAckWait is how long a broker waits for a stream pipeline's
+	// acknowledgement before delivering a message again (JetStream), which
+	// is how soon a crashed node's messages in flight are replayed; 0
+	// means 30s.
+	StreamAckWait time.Duration
 	// MirrorQueue bounds shadow and challenger copies waiting to run.
 	MirrorQueue int
 	// ShutdownTimeout bounds the drain of requests in flight.
@@ -188,7 +193,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		rollout.Options{Logger: log, Tick: cfg.RolloutTick})
 
 	streamMetrics := stream.NewMetrics(nil)
-	streamRunner := newStreams(db, gw, streamMetrics, log, cfg.PollInterval)
+	streamRunner := newStreams(db, gw, streamMetrics, log, cfg.PollInterval, cfg.StreamAckWait)
 
 	mux := http.NewServeMux()
 	gw.Register(mux)

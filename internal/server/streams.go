@@ -36,11 +36,11 @@ type streams struct {
 	leased   map[string]bool
 }
 
-func newStreams(db *store.DB, gw *gateway.Gateway, metrics *stream.Metrics, log *slog.Logger, poll time.Duration) *streams {
+func newStreams(db *store.DB, gw *gateway.Gateway, metrics *stream.Metrics, log *slog.Logger, poll, ackWait time.Duration) *streams {
 	host, _ := os.Hostname()
 	node := host + "-" + strconv.Itoa(os.Getpid())
 	s := &streams{db: db, gw: gw, log: log, node: node, poll: poll, versions: map[string]*atomic.Int64{}, leased: map[string]bool{}}
-	s.mgr = stream.NewManager(stream.ManagerOptions{Logger: log, Metrics: metrics, Checkpoint: storeCheckpoint{db}, ClientID: "sluice-" + node})
+	s.mgr = stream.NewManager(stream.ManagerOptions{Logger: log, Metrics: metrics, Checkpoint: storeCheckpoint{db}, ClientID: "sluice-" + node, AckWait: ackWait})
 	return s
 }
 
