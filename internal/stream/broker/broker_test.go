@@ -52,7 +52,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-
 // TestConnectors runs the same at-least-once scenario on every connector:
 // publish, consume and acknowledge half, close, reopen the group, and the
 // unacknowledged half (only it) comes back.
