@@ -27,12 +27,14 @@ const (
 	kindBool
 )
 
-// field is one named value of an instance.
+// field is one named value of an instance. name and raw point into the
+// message (or a decoded copy when the JSON string had escapes), so a field
+// costs no allocation.
 type field struct {
-	name string
+	name []byte
 	kind byte
 	num  float64 // number, or 1/0 for a bool
-	str  string  // string, or the number's text
+	raw  []byte  // string contents, or the number's text
 }
 
 // instance is one decoded row.
@@ -42,18 +44,27 @@ type instance struct {
 
 func (in *instance) get(name string) (*field, bool) {
 	for i := range in.fields {
-		if in.fields[i].name == name {
+		if string(in.fields[i].name) == name {
 			return &in.fields[i], true
 		}
 	}
 	return nil, false
 }
 
+func (in *instance) has(name []byte) bool {
+	for i := range in.fields {
+		if bytes.Equal(in.fields[i].name, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // text returns a field as text (a key or an id); "" when absent or null.
 func (f *field) text() string {
 	switch f.kind {
 	case kindString, kindNumber:
-		return f.str
+		return string(f.raw)
 	case kindBool:
 		if f.num == 1 {
 			return "true"
@@ -166,7 +177,7 @@ func (p *jsonParser) ws() {
 
 // object parses a flat object at p.i (which is '{').
 func (p *jsonParser) object(path string) (instance, error) {
-	var in instance
+	in := instance{fields: make([]field, 0, 32)}
 	p.i++
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
@@ -182,38 +193,40 @@ func (p *jsonParser) object(path string) (instance, error) {
 		if err != nil {
 			return in, decodeErr(path, "field name: %v", err)
 		}
-		fpath := path + "." + name
-		if path == "" {
-			fpath = name
+		fpath := func() string {
+			if path == "" {
+				return string(name)
+			}
+			return path + "." + string(name)
 		}
 		p.ws()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return in, decodeErr(fpath, "want ':' after the field name")
+			return in, decodeErr(fpath(), "want ':' after the field name")
 		}
 		p.i++
 		p.ws()
 		f := field{name: name}
 		if p.i >= len(p.b) {
-			return in, decodeErr(fpath, "unexpected end of message")
+			return in, decodeErr(fpath(), "unexpected end of message")
 		}
 		switch c := p.b[p.i]; {
 		case c == '"':
 			s, err := p.str()
 			if err != nil {
-				return in, decodeErr(fpath, "%v", err)
+				return in, decodeErr(fpath(), "%v", err)
 			}
-			f.kind, f.str = kindString, s
+			f.kind, f.raw = kindString, s
 		case c == '-' || (c >= '0' && c <= '9'):
 			start := p.i
 			for p.i < len(p.b) && strings.IndexByte("+-.eE0123456789", p.b[p.i]) >= 0 {
 				p.i++
 			}
-			txt := string(p.b[start:p.i])
-			v, err := strconv.ParseFloat(txt, 64)
+			txt := p.b[start:p.i:p.i]
+			v, err := strconv.ParseFloat(string(txt), 64)
 			if err != nil && !errors.Is(err, strconv.ErrRange) {
-				return in, decodeErr(fpath, "bad number %q", txt)
+				return in, decodeErr(fpath(), "bad number %q", txt)
 			}
-			f.kind, f.num, f.str = kindNumber, v, txt
+			f.kind, f.num, f.raw = kindNumber, v, txt
 		case bytes.HasPrefix(p.b[p.i:], []byte("true")):
 			p.i += 4
 			f.kind, f.num = kindBool, 1
@@ -223,12 +236,12 @@ func (p *jsonParser) object(path string) (instance, error) {
 		case bytes.HasPrefix(p.b[p.i:], []byte("null")):
 			p.i += 4
 		case c == '{' || c == '[':
-			return in, decodeErr(fpath, "nested objects and arrays are not supported: give flat feature values")
+			return in, decodeErr(fpath(), "nested objects and arrays are not supported: give flat feature values")
 		default:
-			return in, decodeErr(fpath, "unexpected %q", c)
+			return in, decodeErr(fpath(), "unexpected %q", c)
 		}
-		if _, dup := in.get(name); dup {
-			return in, decodeErr(fpath, "field given twice")
+		if in.has(name) {
+			return in, decodeErr(fpath(), "field given twice")
 		}
 		in.fields = append(in.fields, f)
 		p.ws()
@@ -240,12 +253,13 @@ func (p *jsonParser) object(path string) (instance, error) {
 			p.i++
 			return in, nil
 		}
-		return in, decodeErr(fpath, "want ',' or '}' after the value")
+		return in, decodeErr(fpath(), "want ',' or '}' after the value")
 	}
 }
 
-// str parses a JSON string at p.i (which is '"').
-func (p *jsonParser) str() (string, error) {
+// str parses a JSON string at p.i (which is '"') and returns its
+// contents: a slice of the message, or a decoded copy when it has escapes.
+func (p *jsonParser) str() ([]byte, error) {
 	start := p.i
 	p.i++
 	escaped := false
@@ -260,21 +274,21 @@ func (p *jsonParser) str() (string, error) {
 			raw := p.b[start:p.i]
 			if !escaped {
 				if !utf8.Valid(raw) {
-					return "", errors.New("string is not valid UTF-8")
+					return nil, errors.New("string is not valid UTF-8")
 				}
-				return string(raw[1 : len(raw)-1]), nil
+				return raw[1 : len(raw)-1 : len(raw)-1], nil
 			}
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return "", fmt.Errorf("bad string %s", raw)
+				return nil, fmt.Errorf("bad string %s", raw)
 			}
-			return s, nil
+			return []byte(s), nil
 		case c < 0x20:
-			return "", errors.New("control character in a string")
+			return nil, errors.New("control character in a string")
 		}
 		p.i++
 	}
-	return "", errors.New("unterminated string")
+	return nil, errors.New("unterminated string")
 }
 
 // decodeCSV decodes one or more lines of values in the order of columns.
@@ -304,9 +318,9 @@ func decodeCSV(b []byte, columns []string, delim rune) ([]instance, error) {
 		}
 		in := instance{fields: make([]field, len(columns))}
 		for j, v := range rec {
-			f := field{name: columns[j]}
+			f := field{name: []byte(columns[j])}
 			if v = strings.TrimSpace(v); v != "" {
-				f.str = v
+				f.raw = []byte(v)
 				if x, err := strconv.ParseFloat(v, 64); err == nil {
 					f.kind, f.num = kindNumber, x
 				} else {
@@ -332,5 +346,5 @@ func (f *field) number(path string) (float64, error) {
 	case kindNull:
 		return math.NaN(), nil
 	}
-	return 0, decodeErr(path, "want a number, got the string %q", f.str)
+	return 0, decodeErr(path, "want a number, got the string %q", f.raw)
 }

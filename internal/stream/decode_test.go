@@ -46,7 +46,7 @@ func TestDecodeJSON(t *testing.T) {
 	in := got[0]
 	check := func(name string, kind byte, num float64, str string) {
 		f, ok := in.get(name)
-		if !ok || f.kind != kind || (kind != kindNull && f.num != num) || f.str != str {
+		if !ok || f.kind != kind || (kind != kindNull && f.num != num) || string(f.raw) != str {
 			t.Errorf("field %s = %+v, want kind %d num %v str %q", name, f, kind, num, str)
 		}
 	}
@@ -56,7 +56,7 @@ func TestDecodeJSON(t *testing.T) {
 	check("d", kindBool, 1, "")
 	check("e", kindNull, 0, "")
 	check("s", kindString, 0, "café")
-	if v, err := (&field{kind: kindString, str: "x"}).number("c"); err == nil {
+	if v, err := (&field{kind: kindString, raw: []byte("x")}).number("c"); err == nil {
 		t.Errorf("a string as a number = %v, want an error", v)
 	}
 	if v, _ := (&field{kind: kindNull}).number("e"); !math.IsNaN(v) {
@@ -76,8 +76,8 @@ func TestDecodeCSV(t *testing.T) {
 	if f, _ := got[1].get("amount"); f.kind != kindNull {
 		t.Errorf("empty amount = %+v, want null", f)
 	}
-	if f, _ := got[1].get("country"); f.str != "F,R" {
-		t.Errorf("quoted country = %q", f.str)
+	if f, _ := got[1].get("country"); string(f.raw) != "F,R" {
+		t.Errorf("quoted country = %q", f.raw)
 	}
 	if _, err := decodeCSV([]byte("t1,12.5\n"), cols, ','); err == nil || !strings.Contains(err.Error(), "line 1: 2 values, want 3") {
 		t.Errorf("short line error = %v", err)

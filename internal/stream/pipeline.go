@@ -75,6 +75,8 @@ type Stats struct {
 	Lag int64
 	// LastError is the most recent failure, "" after a success.
 	LastError string
+	// Connected is true once the source and sinks are open.
+	Connected bool
 }
 
 // Pipeline reads a source, optionally windows, scores and publishes, until
@@ -91,6 +93,7 @@ type Pipeline struct {
 
 	in, out, dead, retries atomic.Uint64
 	lag                    atomic.Int64
+	connected              atomic.Bool
 	lastErr                atomic.Pointer[string]
 }
 
@@ -129,7 +132,7 @@ func New(opts Options) (*Pipeline, error) {
 
 // Stats returns the pipeline's counters.
 func (p *Pipeline) Stats() Stats {
-	s := Stats{In: p.in.Load(), Out: p.out.Load(), DeadLettered: p.dead.Load(), Retries: p.retries.Load(), Lag: p.lag.Load()}
+	s := Stats{In: p.in.Load(), Out: p.out.Load(), DeadLettered: p.dead.Load(), Retries: p.retries.Load(), Lag: p.lag.Load(), Connected: p.connected.Load()}
 	if e := p.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
@@ -170,6 +173,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		defer dlq.Close()
 	}
+	p.connected.Store(true)
+	defer p.connected.Store(false)
 	p.log.Info("stream pipeline running", "source", redact(p.spec.Source), "sink", redact(p.spec.Sink), "target", p.opts.Scorer.Target())
 	lastExpire := time.Now()
 	for {
@@ -411,17 +416,22 @@ func (p *Pipeline) prepare(msgs []*broker.Message, spec inference.TensorSpec) ([
 			if it.at.IsZero() {
 				it.at = time.Now()
 			}
-			x := make([]float64, nf)
+			// The row is built in place at the end of rows.X and cut off
+			// again if the instance turns out dead.
+			base := len(rows.X)
+			rows.X = append(rows.X, make([]float64, nf)...)
+			x := rows.X[base:]
 			for j := range x {
 				x[j] = math.NaN()
 			}
 			bad := error(nil)
-			for _, f := range in.fields {
-				j, ok := index[f.name]
+			for fi := range in.fields {
+				f := &in.fields[fi]
+				j, ok := index[string(f.name)]
 				if !ok {
 					continue
 				}
-				if x[j], err = f.number(f.name); err != nil {
+				if x[j], err = f.number(string(f.name)); err != nil {
 					bad = err
 					break
 				}
@@ -443,6 +453,7 @@ func (p *Pipeline) prepare(msgs []*broker.Message, spec inference.TensorSpec) ([
 				}
 			}
 			if bad != nil {
+				rows.X = rows.X[:base]
 				it.cause = bad
 				items = append(items, it)
 				continue
@@ -450,7 +461,6 @@ func (p *Pipeline) prepare(msgs []*broker.Message, spec inference.TensorSpec) ([
 			it.row = len(rows.IDs)
 			rows.IDs = append(rows.IDs, it.rid)
 			rows.Keys = append(rows.Keys, it.key)
-			rows.X = append(rows.X, x...)
 			items = append(items, it)
 		}
 	}
@@ -495,9 +505,9 @@ func eventTime(in *instance, name string) (time.Time, error) {
 	}
 	switch f.kind {
 	case kindString:
-		t, err := time.Parse(time.RFC3339Nano, f.str)
+		t, err := time.Parse(time.RFC3339Nano, string(f.raw))
 		if err != nil {
-			return time.Time{}, decodeErr(name, "want an RFC 3339 time or a Unix time, got %q", f.str)
+			return time.Time{}, decodeErr(name, "want an RFC 3339 time or a Unix time, got %q", f.raw)
 		}
 		return t, nil
 	case kindNumber:
@@ -553,24 +563,70 @@ type Output struct {
 	Window map[string]float64 `json:"window,omitempty"`
 }
 
+// result encodes the Output of one instance. It is written by hand (the
+// Output struct documents the shape and is what consumers decode into):
+// this is the per-message hot path.
 func (p *Pipeline) result(it *item, r *gateway.RowResult) broker.Record {
-	o := Output{ID: it.rid, Key: it.key, Stream: p.opts.Name, Version: r.Version, Role: r.Role, EventTime: it.at.UTC()}
-	if p.spec.Endpoint != "" {
-		o.Endpoint = p.spec.Endpoint
-	} else {
-		o.Model = p.opts.Scorer.Target()
+	b := make([]byte, 0, 256)
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, it.rid)
+	if it.key != "" {
+		b = append(b, `,"key":`...)
+		b = appendJSONString(b, it.key)
 	}
-	o.Prediction = appendValues(nil, r.Values)
+	b = append(b, `,"stream":`...)
+	b = appendJSONString(b, p.opts.Name)
+	if p.spec.Endpoint != "" {
+		b = append(b, `,"endpoint":`...)
+		b = appendJSONString(b, p.spec.Endpoint)
+	} else {
+		b = append(b, `,"model":`...)
+		b = appendJSONString(b, p.opts.Scorer.Target())
+	}
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(r.Version), 10)
+	if r.Role != "" {
+		b = append(b, `,"role":`...)
+		b = appendJSONString(b, r.Role)
+	}
+	b = append(b, `,"prediction":`...)
+	b = appendValues(b, r.Values)
+	b = append(b, `,"eventTime":"`...)
+	b = it.at.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
 	if it.win != nil {
-		o.Window = make(map[string]float64, len(it.win))
+		b = append(b, `,"window":{`...)
+		first := true
 		for i, a := range p.spec.Window.Aggregates {
-			if v := it.win[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
-				o.Window[a.As] = v
+			v := it.win[i]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
 			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendJSONString(b, a.As)
+			b = append(b, ':')
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, '}')
+	return broker.Record{Key: []byte(it.key), Value: b, ID: it.rid}
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
 		}
 	}
-	b, _ := json.Marshal(o)
-	return broker.Record{Key: []byte(it.key), Value: b, ID: it.rid}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func appendValues(b []byte, vs []float64) []byte {

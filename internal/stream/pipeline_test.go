@@ -164,6 +164,7 @@ func openReader(t testing.TB, url string) broker.Source {
 	return src
 }
 
+// runPipeline starts a pipeline and waits until its connectors are open.
 func runPipeline(t testing.TB, opts Options) (stop func() error) {
 	t.Helper()
 	p, err := New(opts)
@@ -173,6 +174,13 @@ func runPipeline(t testing.TB, opts Options) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !p.Stats().Connected {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipeline did not connect in 20s: %s", p.Stats().LastError)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	var once sync.Once
 	var runErr error
 	return func() error {
@@ -205,9 +213,6 @@ func TestPipelineScoresEveryConnector(t *testing.T) {
 			spec := Spec{Source: src, Endpoint: "bc", Sink: sink, DeadLetter: dlq, KeyField: "id", IDField: "id", BatchSize: 16}
 			stop := runPipeline(t, Options{Name: "bc-" + scheme, Spec: spec, Scorer: EndpointScorer{Gateway: g, Endpoint: "bc"}})
 			defer stop()
-			// The pipeline's consumer must exist before MQTT messages are
-			// published (MQTT keeps messages only for known sessions).
-			time.Sleep(300 * time.Millisecond)
 			var msgs [][]byte
 			for i := 0; i < n; i++ {
 				b, _ := json.Marshal(fx.rows[i])

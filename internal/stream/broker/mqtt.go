@@ -122,6 +122,12 @@ func openMQTTSource(ctx context.Context, a Address, opts Options) (Source, error
 	if err := mqttWait(ctx, s.cl.Connect(), "connecting to MQTT broker "+a.Hosts[0]); err != nil {
 		return nil, err
 	}
+	// The handler subscribes too, on every connection; this waits for the
+	// first subscription so the source is ready when it is returned.
+	if err := mqttWait(ctx, s.cl.Subscribe(a.Topic, 1, nil), "subscribing to MQTT topic "+a.Topic); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
