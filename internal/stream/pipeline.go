@@ -59,6 +59,9 @@ type Options struct {
 	// AckWait is how long the broker waits before delivering an
 	// unacknowledged message again (JetStream); 0 means 30s.
 	AckWait time.Duration
+	// DrainTimeout bounds how long a stopping pipeline works on to finish
+	// the batch under way; 0 means 10s.
+	DrainTimeout time.Duration
 	// RetryBackoff is the first wait before retrying a batch whose sink or
 	// model failed; it doubles up to 30 times as much. 0 means 200ms.
 	RetryBackoff time.Duration
@@ -125,6 +128,9 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.RetryBackoff <= 0 {
 		p.opts.RetryBackoff = 200 * time.Millisecond
 	}
+	if opts.DrainTimeout <= 0 {
+		p.opts.DrainTimeout = 10 * time.Second
+	}
 	p.m = opts.Metrics.forStream(opts.Name)
 	p.lag.Store(-1)
 	return p, nil
@@ -176,6 +182,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.connected.Store(true)
 	defer p.connected.Store(false)
 	p.log.Info("stream pipeline running", "source", redact(p.spec.Source), "sink", redact(p.spec.Sink), "target", p.opts.Scorer.Target())
+	// A batch under way when ctx ends is finished (published, checkpointed,
+	// acknowledged) within DrainTimeout rather than abandoned, so a
+	// graceful stop replays nothing.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(p.opts.DrainTimeout, cancelWork) })
+	defer stopDrain()
 	lastExpire := time.Now()
 	for {
 		if ctx.Err() != nil {
@@ -196,7 +209,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		if err := p.process(ctx, msgs, src, sink, dlq); err != nil {
+		if err := p.process(work, msgs, src, sink, dlq); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -211,7 +211,8 @@ func TestPipelineScoresEveryConnector(t *testing.T) {
 			outR, dlqR := openReader(t, sink), openReader(t, dlq)
 			g := newGateway(t, monitor.NewRecent(1000, time.Hour))
 			spec := Spec{Source: src, Endpoint: "bc", Sink: sink, DeadLetter: dlq, KeyField: "id", IDField: "id", BatchSize: 16}
-			stop := runPipeline(t, Options{Name: "bc-" + scheme, Spec: spec, Scorer: EndpointScorer{Gateway: g, Endpoint: "bc"}})
+			name := "bc-" + scheme + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
+			stop := runPipeline(t, Options{Name: name, Spec: spec, Scorer: EndpointScorer{Gateway: g, Endpoint: "bc"}})
 			defer stop()
 			var msgs [][]byte
 			for i := 0; i < n; i++ {
@@ -243,7 +244,7 @@ func TestPipelineScoresEveryConnector(t *testing.T) {
 				if math.Abs(p-fx.expected[i]) > 1e-6 {
 					t.Errorf("row %d: prediction %v, XGBoost says %v", i, p, fx.expected[i])
 				}
-				if o.ID != "bc-"+scheme+"-row-"+strconv.Itoa(i) || o.Version != 1 || o.Endpoint != "bc" || o.Stream != "bc-"+scheme {
+				if o.ID != name+"-row-"+strconv.Itoa(i) || o.Version != 1 || o.Endpoint != "bc" || o.Stream != name {
 					t.Errorf("row %d: result %+v", i, o)
 				}
 				seen[o.Key] = true

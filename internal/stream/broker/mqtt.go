@@ -205,6 +205,8 @@ func mqtt5Dial(ctx context.Context, a Address) (net.Conn, error) {
 }
 
 func mqtt5Connect(ctx context.Context, cl *paho.Client, a Address, clientID string, persistent bool, inflight int) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
 	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: !persistent}
 	if a.User != "" {
 		cp.Username, cp.UsernameFlag = a.User, true
@@ -260,7 +262,9 @@ func openMQTT5Source(ctx context.Context, a Address, opts Options) (Source, erro
 		conn.Close()
 		return nil, err
 	}
-	if _, err := s.cl.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: a.Topic, QoS: 1}}}); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := s.cl.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: a.Topic, QoS: 1}}}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("subscribing to MQTT topic %s: %w", a.Topic, err)
 	}
