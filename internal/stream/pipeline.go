@@ -189,12 +189,34 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer cancelWork()
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(p.opts.DrainTimeout, cancelWork) })
 	defer stopDrain()
+	// One batch is fetched ahead while the previous one is processed, so
+	// the broker's round trip overlaps the scoring: at most two batches
+	// are in flight.
+	batches := make(chan fetched, 1)
+	fctx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	go func() {
+		for {
+			msgs, err := src.Fetch(fctx, p.spec.batchSize(), time.Second)
+			select {
+			case batches <- fetched{msgs, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	lastExpire := time.Now()
 	for {
-		if ctx.Err() != nil {
+		var f fetched
+		select {
+		case <-ctx.Done():
 			return nil
+		case f = <-batches:
 		}
-		msgs, err := src.Fetch(ctx, p.spec.batchSize(), time.Second)
+		msgs, err := f.msgs, f.err
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -223,6 +245,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// fetched is one Fetch's result.
+type fetched struct {
+	msgs []*broker.Message
+	err  error
 }
 
 // item is one instance of a batch on its way to the sink.
