@@ -55,7 +55,7 @@ func Addr(t testing.TB, scheme string) string {
 }
 
 // dropTestStreams deletes the JetStream streams this process's tests
-// created (their subjects hold "sluicetest_PID_").
+// created (their names hold "sluicetest_" and "_PID_").
 func dropTestStreams(addr string) {
 	nc, err := nats.Connect("nats://" + addr)
 	if err != nil {
@@ -68,11 +68,11 @@ func dropTestStreams(addr string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	mark := fmt.Sprintf("sluicetest_%d_", os.Getpid())
+	mark := fmt.Sprintf("_%d_", os.Getpid())
 	names := js.StreamNames(ctx)
 	var drop []string
 	for n := range names.Name() {
-		if strings.Contains(n, mark) {
+		if strings.Contains(n, "sluicetest_") && strings.Contains(n, mark) {
 			drop = append(drop, n)
 		}
 	}
