@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/internal/stream/broker"
 	"github.com/sluicehq/sluice/internal/stream/brokertest"
 	"github.com/sluicehq/sluice/internal/traffic"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // fixture is the breast_cancer model's data: rows as JSON objects with an
@@ -150,6 +151,21 @@ func collect(t testing.TB, src broker.Source, n int, d time.Duration) [][]byte {
 		if err := src.Ack(ctx, ms); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return out
+}
+
+func collectMsgs(t testing.TB, src broker.Source, n int, d time.Duration) []*broker.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var out []*broker.Message
+	for len(out) < n {
+		ms, err := src.Fetch(ctx, n-len(out), 500*time.Millisecond)
+		if err != nil {
+			t.Fatalf("collecting: got %d of %d: %v", len(out), n, err)
+		}
+		out = append(out, ms...)
 	}
 	return out
 }
@@ -461,4 +477,80 @@ func TestWindowedPipelineSurvivesRestart(t *testing.T) {
 	if cp.saves == 0 {
 		t.Error("no checkpoint was saved")
 	}
+}
+
+// TestKafkaGroupSharesPartitions runs two pipelines of one stream (two
+// nodes) on a 4-partition topic: the consumer group splits the partitions,
+// both score, and every input has a result.
+func TestKafkaGroupSharesPartitions(t *testing.T) {
+	fx := loadFixture(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "tx"), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host := "kafka://" + c.ListenAddrs()[0] + "/"
+	src, sink := host+"tx", host+"scored"
+	outR := openReader(t, sink)
+	g := newGateway(t, nil)
+	spec := Spec{Source: src, Endpoint: "bc", Sink: sink, IDField: "id", BatchSize: 8}
+	var pipes []*Pipeline
+	for i := 0; i < 2; i++ {
+		p, err := New(Options{Name: "shared", Spec: spec, Scorer: EndpointScorer{Gateway: g, Endpoint: "bc"}, ClientID: "node-" + strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipes = append(pipes, p)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+	}
+	for _, p := range pipes {
+		deadline := time.Now().Add(20 * time.Second)
+		for !p.Stats().Connected && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	const n = 400
+	var msgs [][]byte
+	for i := 0; i < n; i++ {
+		r := map[string]any{}
+		for k, v := range fx.rows[i%len(fx.rows)] {
+			r[k] = v
+		}
+		r["id"] = "m" + strconv.Itoa(i)
+		b, _ := json.Marshal(r)
+		msgs = append(msgs, b)
+	}
+	// Publish in rounds while the group settles, so both members get work.
+	time.Sleep(time.Second)
+	for i := 0; i < n; i += 50 {
+		publish(t, src, msgs[i:i+50])
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := collect(t, outR, n, 30*time.Second)
+	ids := map[string]bool{}
+	for _, b := range got {
+		var o Output
+		if err := json.Unmarshal(b, &o); err != nil {
+			t.Fatal(err)
+		}
+		ids[o.ID] = true
+	}
+	if len(ids) < n {
+		// Duplicates are allowed (at least once); missing ones are not.
+		got = append(got, collect(t, outR, n-len(ids), 10*time.Second)...)
+	}
+	probe := openReader(t, src)
+	parts := map[string]int{}
+	for _, b := range collectMsgs(t, probe, n, 10*time.Second) {
+		parts[b.ID[:strings.LastIndex(b.ID, "/")]]++
+	}
+	t.Logf("input partitions %v", parts)
+	a, b := pipes[0].Stats().Out, pipes[1].Stats().Out
+	if a == 0 || b == 0 {
+		t.Errorf("results per node %d and %d: want the group to share the partitions", a, b)
+	}
+	t.Logf("node 0 scored %d, node 1 scored %d", a, b)
 }

@@ -42,6 +42,11 @@ func openKafkaSource(ctx context.Context, a Address, opts Options) (Source, erro
 		kgo.ConsumeTopics(a.Topic),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		// Eager sticky: every rebalance waits for the batch under way to be
+		// committed (BlockRebalanceOnPoll), then moves as few partitions as
+		// it can. (With the cooperative balancer a member joining an active
+		// group was never given partitions in our tests.)
+		kgo.Balancers(kgo.StickyBalancer()),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
 	cl, err := kgo.NewClient(o...)
