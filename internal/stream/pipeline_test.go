@@ -512,21 +512,23 @@ func TestKafkaGroupSharesPartitions(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	const n = 400
-	var msgs [][]byte
-	for i := 0; i < n; i++ {
-		r := map[string]any{}
-		for k, v := range fx.rows[i%len(fx.rows)] {
-			r[k] = v
+	// Publish rounds until both members have had work (the group needs a
+	// rebalance after the second member joins), at most 20 s.
+	n := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for n < 200 || (pipes[0].Stats().In == 0 || pipes[1].Stats().In == 0) && time.Now().Before(deadline) {
+		var msgs [][]byte
+		for i := n; i < n+50; i++ {
+			r := map[string]any{}
+			for k, v := range fx.rows[i%len(fx.rows)] {
+				r[k] = v
+			}
+			r["id"] = "m" + strconv.Itoa(i)
+			b, _ := json.Marshal(r)
+			msgs = append(msgs, b)
 		}
-		r["id"] = "m" + strconv.Itoa(i)
-		b, _ := json.Marshal(r)
-		msgs = append(msgs, b)
-	}
-	// Publish in rounds while the group settles, so both members get work.
-	time.Sleep(time.Second)
-	for i := 0; i < n; i += 50 {
-		publish(t, src, msgs[i:i+50])
+		publish(t, src, msgs)
+		n += 50
 		time.Sleep(100 * time.Millisecond)
 	}
 	got := collect(t, outR, n, 30*time.Second)
