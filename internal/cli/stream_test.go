@@ -54,3 +54,18 @@ func TestWindowFlags(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeStream(f *testing.F) {
+	files, _ := filepath.Glob("../../examples/streams/*.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte("apiVersion: sluice.dev/v1\nkind: Stream\nspec: {window: {size: 1x}}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		doc, err := decodeStream(b, "f.yaml")
+		if err == nil && doc.Validate() != nil {
+			t.Fatal("decodeStream accepted a document that does not validate")
+		}
+	})
+}

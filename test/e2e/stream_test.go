@@ -175,3 +175,95 @@ func fixtureRows(t *testing.T, root string) []map[string]any {
 	}
 	return rows
 }
+
+// TestWindowedStreamOnServer runs a windowed stream scoring a model (not
+// an endpoint) in a server: the per-card counts reach the model, survive
+// a restart of the server through the store's checkpoint, and pause and
+// resume work from the CLI.
+func TestWindowedStreamOnServer(t *testing.T) {
+	nats := brokertest.Addr(t, "nats")
+	root := repoRoot(t)
+	dataDir := t.TempDir()
+	args := []string{"--data-dir", dataDir}
+	s := startServer(t, args...)
+	s.Token = readToken(t, dataDir)
+	s.cli(t, "model", "push", "bc", filepath.Join(root, "examples/xgboost/breast_cancer.json"))
+	in := "nats://" + nats + "/" + brokertest.Topic(t, "win.in")
+	out := "nats://" + nats + "/" + brokertest.Topic(t, "win.out")
+	s.cli(t, "stream", "create", "win", "--source", in, "--model", "bc@1", "--sink", out, "--key-field", "card", "--id-field", "id",
+		"--time-field", "ts", "--window", "tumbling:1h", "--agg", "count:n_tx", "--agg", "mean:mean_radius:mean_texture")
+	rows := fixtureRows(t, root)
+	base := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sink, err := broker.OpenSink(ctx, in, broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	publish := func(from, to int) {
+		var recs []broker.Record
+		for i := from; i < to; i++ {
+			r := rows[i]
+			r["id"], r["card"], r["ts"] = "tx-"+strconv.Itoa(i), "card-"+strconv.Itoa(i%3), base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339)
+			b, _ := json.Marshal(r)
+			recs = append(recs, broker.Record{Value: b})
+		}
+		if err := sink.Publish(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader, err := broker.OpenSource(ctx, out, broker.Options{Group: "e2e-win-reader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	read := func(n int) map[string]stream.Output {
+		got := map[string]stream.Output{}
+		for len(got) < n {
+			msgs, err := reader.Fetch(ctx, n, 500*time.Millisecond)
+			if err != nil {
+				t.Fatalf("reading results: %d of %d: %v", len(got), n, err)
+			}
+			for _, m := range msgs {
+				var o stream.Output
+				if err := json.Unmarshal(m.Value, &o); err != nil {
+					t.Fatal(err)
+				}
+				got[o.ID] = o
+			}
+			_ = reader.Ack(ctx, msgs)
+		}
+		return got
+	}
+	publish(0, 12)
+	got := read(12)
+	for i := 0; i < 12; i++ {
+		o := got["win-tx-"+strconv.Itoa(i)]
+		if o.Model != "bc@1" || o.Version != 1 || o.Window["n_tx"] != float64(i/3+1) {
+			t.Errorf("tx-%d: %+v, want model bc@1 and n_tx %d", i, o, i/3+1)
+		}
+	}
+	s.cli(t, "stream", "pause", "win")
+	if show := s.cli(t, "stream", "show", "win"); !strings.Contains(show, "paused: true") {
+		t.Errorf("show after pause:\n%s", show)
+	}
+	s.cli(t, "stream", "resume", "win")
+	s.stop(t)
+	s2 := startServer(t, args...)
+	s2.Token = s.Token
+	publish(12, 15)
+	got = read(3)
+	for i := 12; i < 15; i++ {
+		if o := got["win-tx-"+strconv.Itoa(i)]; o.Window["n_tx"] != 5 {
+			t.Errorf("after the restart, tx-%d: n_tx %v, want 5 (4 before the restart + itself)", i, o.Window["n_tx"])
+		}
+	}
+	var list []struct {
+		Status *stream.Status `json:"status"`
+	}
+	s2.cliJSON(t, &list, "stream", "list")
+	if len(list) != 1 || list[0].Status == nil || list[0].Status.Out < 3 {
+		t.Errorf("stream list: %+v", list)
+	}
+}
