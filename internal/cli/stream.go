@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -379,7 +380,9 @@ header's names and the line's values (numbers where they parse).`,
 				value := []byte(text)
 				if csvHeader == "true" {
 					if header == nil {
-						header = strings.Split(text, ",")
+						if header, err = csv.NewReader(strings.NewReader(text)).Read(); err != nil {
+							return fmt.Errorf("stdin line %d: header: %w", line, err)
+						}
 						continue
 					}
 					if value, err = csvLineJSON(header, text); err != nil {
@@ -419,7 +422,11 @@ header's names and the line's values (numbers where they parse).`,
 
 // csvLineJSON turns a CSV line into a JSON object under header.
 func csvLineJSON(header []string, line string) ([]byte, error) {
-	vals := strings.Split(line, ",")
+	r := csv.NewReader(strings.NewReader(line))
+	vals, err := r.Read()
+	if err != nil {
+		return nil, err
+	}
 	if len(vals) != len(header) {
 		return nil, fmt.Errorf("%d values, the header has %d", len(vals), len(header))
 	}

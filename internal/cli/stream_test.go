@@ -69,3 +69,13 @@ func FuzzDecodeStream(f *testing.F) {
 		}
 	})
 }
+
+func TestCSVLineJSON(t *testing.T) {
+	got, err := csvLineJSON([]string{"id", "amount", "note"}, `t1,12.5,"a, b"`)
+	if err != nil || string(got) != `{"id":"t1","amount":12.5,"note":"a, b"}` {
+		t.Errorf("csvLineJSON = %s, %v", got, err)
+	}
+	if _, err := csvLineJSON([]string{"a"}, "1,2"); err == nil {
+		t.Error("a line longer than the header: no error")
+	}
+}
