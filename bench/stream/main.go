@@ -133,7 +133,7 @@ func ceiling(ctx context.Context, in, out, group string, n, batch int) (float64,
 		ms  []*broker.Message
 		err error
 	}
-	ahead := make(chan fetched, 1)
+	ahead := make(chan fetched)
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {

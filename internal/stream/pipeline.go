@@ -192,7 +192,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// One batch is fetched ahead while the previous one is processed, so
 	// the broker's round trip overlaps the scoring: at most two batches
 	// are in flight.
-	batches := make(chan fetched, 1)
+	batches := make(chan fetched) // unbuffered: the batch in the fetcher's hand is the one ahead
 	fctx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	go func() {
