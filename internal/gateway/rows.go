@@ -295,13 +295,20 @@ func (g *Gateway) rowsAfterScore(c *call, inputs, outputs []inference.Tensor, to
 		seg = c.segment(inputs)
 	}
 	per := took / time.Duration(max(m, 1))
+	wantLog := g.opts.PredLog != nil
 	for k, rid := range ids {
+		logged := wantLog && g.opts.PredLog.Wants(rid)
+		if !logged && g.opts.Recent == nil && len(c.mirrors) == 0 {
+			continue
+		}
 		rowIn := []inference.Tensor{{Name: in.Name, Datatype: inference.FP64, Shape: []int64{1, int64(nf)}, F64: in.F64[k*nf : (k+1)*nf : (k+1)*nf]}}
 		var rowOut []inference.Tensor
 		if err == nil && (k+1)*width <= len(vals) {
 			rowOut = []inference.Tensor{{Name: outputs[0].Name, Datatype: inference.FP64, Shape: []int64{1, int64(width)}, F64: vals[k*width : (k+1)*width : (k+1)*width]}}
 		}
-		g.logPrediction(rid, c.ep.Name, c.b, string(c.role), rowIn, rowOut, per, err)
+		if logged {
+			g.logPrediction(rid, c.ep.Name, c.b, string(c.role), rowIn, rowOut, per, err)
+		}
 		if err != nil || rowOut == nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // A message becomes one or more instances: a JSON object is one, a JSON
@@ -97,13 +98,22 @@ func decodeErr(path, format string, args ...any) error {
 const maxInstances = 10000
 
 // decodeJSON decodes an object, or an array of objects, into instances.
+// A field given twice is kept twice; the pipeline refuses a feature given
+// twice.
 func decodeJSON(b []byte) ([]instance, error) {
-	p := jsonParser{b: b}
+	return decodeJSONInto(b, nil, nil)
+}
+
+// decodeJSONInto is decodeJSON reusing the field storage buf and the
+// instance slice ins (both may be nil); the instances are valid until the
+// next call with the same buffers.
+func decodeJSONInto(b []byte, buf []field, ins []instance) ([]instance, error) {
+	p := jsonParser{b: b, buf: buf[:0]}
+	out := ins[:0]
 	p.ws()
 	if p.i >= len(p.b) {
 		return nil, decodeErr("", "empty message: want a JSON object of feature names and values")
 	}
-	var out []instance
 	switch p.b[p.i] {
 	case '{':
 		in, err := p.object("")
@@ -160,8 +170,9 @@ func preview(b []byte) string {
 }
 
 type jsonParser struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	buf []field // storage of the instances' fields
 }
 
 func (p *jsonParser) ws() {
@@ -176,8 +187,9 @@ func (p *jsonParser) ws() {
 }
 
 // object parses a flat object at p.i (which is '{').
-func (p *jsonParser) object(path string) (instance, error) {
-	in := instance{fields: make([]field, 0, 32)}
+func (p *jsonParser) object(path string) (in instance, err error) {
+	start := len(p.buf)
+	defer func() { in.fields = p.buf[start:len(p.buf):len(p.buf)] }()
 	p.i++
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
@@ -189,8 +201,8 @@ func (p *jsonParser) object(path string) (instance, error) {
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return in, decodeErr(path, "want a field name in quotes at byte %d", p.i)
 		}
-		name, err := p.str()
-		if err != nil {
+		var name []byte
+		if name, err = p.str(); err != nil {
 			return in, decodeErr(path, "field name: %v", err)
 		}
 		fpath := func() string {
@@ -218,11 +230,12 @@ func (p *jsonParser) object(path string) (instance, error) {
 			f.kind, f.raw = kindString, s
 		case c == '-' || (c >= '0' && c <= '9'):
 			start := p.i
-			for p.i < len(p.b) && strings.IndexByte("+-.eE0123456789", p.b[p.i]) >= 0 {
+			for p.i < len(p.b) && numberByte(p.b[p.i]) {
 				p.i++
 			}
 			txt := p.b[start:p.i:p.i]
-			v, err := strconv.ParseFloat(string(txt), 64)
+			// The text is only read during the call: no copy is needed.
+			v, err := strconv.ParseFloat(unsafe.String(&txt[0], len(txt)), 64)
 			if err != nil && !errors.Is(err, strconv.ErrRange) {
 				return in, decodeErr(fpath(), "bad number %q", txt)
 			}
@@ -240,10 +253,7 @@ func (p *jsonParser) object(path string) (instance, error) {
 		default:
 			return in, decodeErr(fpath(), "unexpected %q", c)
 		}
-		if in.has(name) {
-			return in, decodeErr(fpath(), "field given twice")
-		}
-		in.fields = append(in.fields, f)
+		p.buf = append(p.buf, f)
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] == ',' {
 			p.i++
@@ -255,6 +265,11 @@ func (p *jsonParser) object(path string) (instance, error) {
 		}
 		return in, decodeErr(fpath(), "want ',' or '}' after the value")
 	}
+}
+
+// numberByte reports whether c may appear in a JSON number.
+func numberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
 // str parses a JSON string at p.i (which is '"') and returns its

@@ -93,6 +93,10 @@ type Pipeline struct {
 	seen   *idRing // ids of messages already added to the windows
 	delim  rune
 	format string
+	// fieldBuf and instBuf are decoding storage reused from message to
+	// message (prepare runs on one goroutine).
+	fieldBuf []field
+	instBuf  []instance
 
 	in, out, dead, retries atomic.Uint64
 	lag                    atomic.Int64
@@ -409,6 +413,7 @@ func (p *Pipeline) prepare(msgs []*broker.Message, spec inference.TensorSpec) ([
 			aggIndex = append(aggIndex, j)
 		}
 	}
+	seen := make([]bool, nf)
 	items := make([]item, 0, len(msgs))
 	rows := gateway.Rows{IDs: make([]string, 0, len(msgs)), Keys: make([]string, 0, len(msgs)), X: make([]float64, 0, len(msgs)*nf)}
 	for _, m := range msgs {
@@ -417,7 +422,16 @@ func (p *Pipeline) prepare(msgs []*broker.Message, spec inference.TensorSpec) ([
 		if p.format == "csv" {
 			insts, err = decodeCSV(m.Value, p.spec.Decode.Columns, p.delim)
 		} else {
-			insts, err = decodeJSON(m.Value)
+			insts, err = decodeJSONInto(m.Value, p.fieldBuf, p.instBuf)
+			if err == nil && len(insts) > 0 {
+				// Keep the (possibly grown) storage for the next message.
+				p.instBuf = insts[:0]
+				last := insts[len(insts)-1].fields
+				p.fieldBuf = last[:0:cap(last)]
+				if len(insts) > 1 {
+					p.fieldBuf = nil
+				}
+			}
 		}
 		mid := messageID(m)
 		if err != nil {
@@ -466,12 +480,18 @@ func (p *Pipeline) prepare(msgs []*broker.Message, spec inference.TensorSpec) ([
 				x[j] = math.NaN()
 			}
 			bad := error(nil)
+			clear(seen)
 			for fi := range in.fields {
 				f := &in.fields[fi]
 				j, ok := index[string(f.name)]
 				if !ok {
 					continue
 				}
+				if seen[j] {
+					bad = decodeErr(string(f.name), "field given twice")
+					break
+				}
+				seen[j] = true
 				if x[j], err = f.number(string(f.name)); err != nil {
 					bad = err
 					break

@@ -20,9 +20,9 @@ import (
 type kafkaSource struct {
 	cl  *kgo.Client
 	lag atomic.Int64
-	// held is true while a fetched batch waits for its Ack; rebalances
-	// are blocked meanwhile.
-	held atomic.Bool
+	// held counts fetched batches waiting for their Ack; rebalances are
+	// blocked meanwhile.
+	held atomic.Int64
 }
 
 // HeaderID is the Kafka header carrying a record's ID.
@@ -63,9 +63,6 @@ func openKafkaSource(ctx context.Context, a Address, opts Options) (Source, erro
 }
 
 func (s *kafkaSource) Fetch(ctx context.Context, max int, wait time.Duration) ([]*Message, error) {
-	if s.held.Swap(false) {
-		s.cl.AllowRebalance()
-	}
 	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	fs := s.cl.PollRecords(pctx, max)
@@ -90,11 +87,13 @@ func (s *kafkaSource) Fetch(ctx context.Context, max int, wait time.Duration) ([
 		}
 	})
 	if len(out) > 0 {
-		s.held.Store(true)
+		s.held.Add(1)
 		s.lag.Store(lag)
 		return out, nil
 	}
-	s.cl.AllowRebalance()
+	if s.held.Load() <= 0 {
+		s.cl.AllowRebalance()
+	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -109,6 +108,11 @@ func (s *kafkaSource) Ack(ctx context.Context, msgs []*Message) error {
 	if err := s.cl.CommitRecords(ctx, recs...); err != nil {
 		return fmt.Errorf("committing Kafka offsets: %w", err)
 	}
+	// A rebalance may go ahead after each commit. A batch fetched ahead
+	// and not yet committed may then be delivered again to the partition's
+	// new owner: at least once, never skipped.
+	s.held.Add(-1)
+	s.cl.AllowRebalance()
 	return nil
 }
 
