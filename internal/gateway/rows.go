@@ -90,15 +90,15 @@ func (g *Gateway) ScoreRowsOn(ctx context.Context, model string, version int, ro
 	if g.opts.Pinner == nil {
 		return nil, inference.TensorSpec{}, fmt.Errorf("model %s version %d: this gateway cannot load versions on demand", model, version)
 	}
+	if version <= 0 {
+		return nil, inference.TensorSpec{}, fmt.Errorf("model %s: version %d: must be positive", model, version)
+	}
 	b, err := g.opts.Pinner.PinnedBackend(ctx, model, version)
 	if err != nil {
 		return nil, inference.TensorSpec{}, fmt.Errorf("loading model %s version %d: %w", model, version, err)
 	}
 	if !b.Ready() || !b.isTabular {
 		return nil, inference.TensorSpec{}, fmt.Errorf("model %s version %d: %w: not loaded or without named features", model, version, ErrNotServed)
-	}
-	if version <= 0 {
-		return nil, inference.TensorSpec{}, fmt.Errorf("model %s: version %d: must be positive", model, version)
 	}
 	ep := &Endpoint{Name: model, Model: model, Plan: traffic.Single(version), Backends: map[int]*Backend{version: b}}
 	if rows.IDs == nil {
