@@ -65,6 +65,9 @@ type Options struct {
 	// AuditKeys verifies the signed audit heads; nil skips the signatures
 	// (their heads are still checked against the chain).
 	AuditKeys signing.Keyring
+	// Streams reports the stream pipelines this node runs; nil reports
+	// none.
+	Streams StreamStatus
 }
 
 // API is the control API handler set.
@@ -116,6 +119,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerMonitoring(mux)
 	a.registerSecurity(mux)
 	a.registerRollouts(mux)
+	a.registerStreams(mux)
 	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})

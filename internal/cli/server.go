@@ -40,6 +40,8 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.StringVar(&cfg.PredictionLogConfig, "prediction-log-config", "", "YAML/JSON prediction log config: several sinks (files, webhooks), sampling, redaction (docs/prediction-log.md)")
 	f.IntVar(&cfg.FeedbackMemory, "feedback-memory", 1_000_000, "answered requests remembered for feedback to join")
 	f.DurationVar(&cfg.FeedbackHorizon, "feedback-horizon", 24*time.Hour, "how long answered requests are remembered for feedback")
+	f.StringVar(&cfg.FeedbackTopic, "feedback-topic", os.Getenv("SLUICE_FEEDBACK_TOPIC"), "broker URL feedback is read from, e.g. nats://127.0.0.1:4222/feedback (env SLUICE_FEEDBACK_TOPIC; docs/streaming.md)")
+	f.DurationVar(&cfg.StreamAckWait, "stream-ack-wait", 30*time.Second, "how long a broker waits for a stream's acknowledgement before delivering a message again (how soon a crashed node's messages are replayed)")
 	f.IntVar(&cfg.MirrorQueue, "mirror-queue", 4096, "shadow/challenger copies waiting at most; more are dropped and counted")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "how often to check the store for changes made by other nodes")

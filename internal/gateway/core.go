@@ -36,7 +36,10 @@ type call struct {
 	mirrors []int
 	pinned  bool
 	header  func(string) string // request headers (HTTP) or metadata (gRPC); may be nil
-	mbuf    [4]int
+	// rowIDs, when set, are the request ids of the rows of a multi-row
+	// call (ScoreRows): each row is logged, remembered and mirrored alone.
+	rowIDs []string
+	mbuf   [4]int
 }
 
 // PreviewVersion is the version path segment that addresses a blue-green
@@ -241,6 +244,13 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 			c.b, c.role = fb, c.ep.Plan.Role(fb.Version)
 			outputs, took, err = g.predictOn(ctx, c, fb, inputs)
 		}
+	}
+	if c.rowIDs != nil {
+		g.rowsAfterScore(c, inputs, outputs, took, err)
+		if err != nil {
+			return nil, g.predictError(c.ep, c.b, err)
+		}
+		return outputs, nil
 	}
 	g.logPrediction(rid, c.ep.Name, c.b, string(c.role), inputs, outputs, took, err)
 	if err != nil {

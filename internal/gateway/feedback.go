@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -97,31 +98,10 @@ func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, herr)
 		return
 	}
-	body := bytes.TrimSpace(in.Bytes())
-	var items []feedbackItem
-	single := false
-	switch {
-	case len(body) > 0 && body[0] == '[':
-		if err := strictUnmarshal(body, &items); err != nil {
-			g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
-			return
-		}
-	case bytes.Contains(body, []byte(`"feedback"`)):
-		var wrap struct {
-			Feedback []feedbackItem `json:"feedback"`
-		}
-		if err := strictUnmarshal(body, &wrap); err != nil {
-			g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
-			return
-		}
-		items = wrap.Feedback
-	default:
-		var one feedbackItem
-		if err := strictUnmarshal(body, &one); err != nil {
-			g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
-			return
-		}
-		items, single = []feedbackItem{one}, true
+	items, single, err := parseFeedback(in.Bytes())
+	if err != nil {
+		g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: " + err.Error()})
+		return
 	}
 	if len(items) == 0 {
 		g.fail(w, &httpError{status: http.StatusBadRequest, msg: "feedback: no items"})
@@ -143,8 +123,64 @@ func (g *Gateway) feedback(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, &httpError{status: status, msg: results[0].Error})
 		return
 	}
-	body, _ = json.Marshal(map[string]any{"joined": joined, "rejected": len(items) - joined, "results": results})
+	body, _ := json.Marshal(map[string]any{"joined": joined, "rejected": len(items) - joined, "results": results})
 	writeJSON(w, http.StatusOK, body)
+}
+
+// parseFeedback decodes one item, an array of items or {"feedback": [...]};
+// single reports the first form.
+func parseFeedback(body []byte) (items []feedbackItem, single bool, err error) {
+	body = bytes.TrimSpace(body)
+	switch {
+	case len(body) > 0 && body[0] == '[':
+		err = strictUnmarshal(body, &items)
+	case bytes.Contains(body, []byte(`"feedback"`)):
+		var wrap struct {
+			Feedback []feedbackItem `json:"feedback"`
+		}
+		err = strictUnmarshal(body, &wrap)
+		items = wrap.Feedback
+	default:
+		var one feedbackItem
+		err = strictUnmarshal(body, &one)
+		items, single = []feedbackItem{one}, true
+	}
+	return items, single, err
+}
+
+// FeedbackResult is what JoinFeedback did with one message.
+type FeedbackResult struct {
+	// Joined and Rejected count the message's items.
+	Joined, Rejected int
+	// Errors say why items were rejected, one per rejected item.
+	Errors []string
+}
+
+// JoinFeedback joins a feedback message (any body POST /v1/feedback takes)
+// to the requests it names, as the HTTP route does; it is how feedback
+// read from a topic enters. An error means the message did not decode.
+func (g *Gateway) JoinFeedback(body []byte) (FeedbackResult, error) {
+	if g.opts.Recent == nil {
+		return FeedbackResult{}, errors.New("feedback is not enabled on this server")
+	}
+	items, _, err := parseFeedback(body)
+	if err != nil {
+		return FeedbackResult{}, fmt.Errorf("feedback: %w", err)
+	}
+	if len(items) == 0 {
+		return FeedbackResult{}, errors.New("feedback: no items")
+	}
+	var res FeedbackResult
+	for i, it := range items {
+		r := g.joinFeedback(i, it, false)
+		if r.Status == "joined" {
+			res.Joined++
+		} else {
+			res.Rejected++
+			res.Errors = append(res.Errors, r.Error)
+		}
+	}
+	return res, nil
 }
 
 func (g *Gateway) joinFeedback(i int, it feedbackItem, single bool) feedbackResult {

@@ -18,8 +18,9 @@ import (
 // metricsHandler serves /metrics in the Prometheus exposition format: the
 // serving metrics of every endpoint, version and role, plus the Go runtime
 // and process metrics. A registry per server keeps tests independent.
-func metricsHandler(dp api.DataPlane, gw *gateway.Gateway, reg *registry.Service, recent *monitor.Recent, plog *predlog.Logger) http.Handler {
+func metricsHandler(dp api.DataPlane, gw *gateway.Gateway, reg *registry.Service, recent *monitor.Recent, plog *predlog.Logger, extra ...prometheus.Collector) http.Handler {
 	pr := prometheus.NewRegistry()
+	pr.MustRegister(extra...)
 	pr.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -31,6 +31,7 @@ import (
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/rollout"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/stream"
 	"github.com/sluicehq/sluice/internal/version"
 )
 
@@ -76,6 +77,15 @@ type Config struct {
 	PerformanceWindow time.Duration
 	// AlertRules is the path of an alert rules file; empty means no alerts.
 	AlertRules string
+	// FeedbackTopic is a broker URL (nats://, kafka://, mqtt://) feedback
+	// messages are read from, in any form POST /v1/feedback takes; ""
+	// reads none.
+	FeedbackTopic string
+	// StreamAckWait is how long a broker waits for a stream pipeline's
+	// acknowledgement before delivering a message again (JetStream), which
+	// is how soon a crashed node's messages in flight are replayed; 0
+	// means 30s.
+	StreamAckWait time.Duration
 	// MirrorQueue bounds shadow and challenger copies waiting to run.
 	MirrorQueue int
 	// ShutdownTimeout bounds the drain of requests in flight.
@@ -221,10 +231,13 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	rollouts := rollout.New(reg, rollout.Monitors{Live: dp.Live, Comparison: dp.Comparison, Outcomes: dp.Outcomes, Drift: rollout.LiveDrift{Drift: dp.Drift}},
 		rollout.Options{Logger: log, Tick: cfg.RolloutTick})
 
+	streamMetrics := stream.NewMetrics(nil)
+	streamRunner := newStreams(db, gw, streamMetrics, log, cfg.PollInterval, cfg.StreamAckWait)
+
 	mux := http.NewServeMux()
 	gw.Register(mux)
-	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent, plog))
-	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Alerts: alerts})
+	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent, plog, streamMetrics.Collectors()...))
+	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Alerts: alerts, Streams: streamRunner})
 	controlAPI.Register(mux)
 	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))
 	if sec.tls != nil && sec.tls.ClientCAs != nil {
@@ -295,6 +308,12 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
 	g.Go(func() error { return rollouts.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })
+	g.Go(func() error { return streamRunner.Run(gctx) })
+	if cfg.FeedbackTopic != "" {
+		g.Go(func() error {
+			return stream.RunFeedback(gctx, cfg.FeedbackTopic, gw.JoinFeedback, streamMetrics, log)
+		})
+	}
 	if sec.signKey != nil {
 		g.Go(func() error { return signAuditHeads(gctx, db, sec.signKey, cfg.Security.AuditSignInterval, log) })
 	}

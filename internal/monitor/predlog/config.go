@@ -2,6 +2,7 @@ package predlog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/stream/broker"
 )
 
 // Config is the prediction log as written in Sluice's configuration:
@@ -65,6 +68,15 @@ type SinkConfig struct {
 	File *FileConfig `json:"file,omitempty"`
 	// Webhook POSTs batches to a URL.
 	Webhook *WebhookConfig `json:"webhook,omitempty"`
+	// Topic publishes each record as a message to a broker topic.
+	Topic *TopicConfig `json:"topic,omitempty"`
+}
+
+// TopicConfig configures a TopicSink.
+type TopicConfig struct {
+	// URL is the topic: nats://HOST:4222/SUBJECT, kafka://HOST:9092/TOPIC,
+	// mqtt://HOST:1883/TOPIC or mqtt5://...
+	URL string `json:"url"`
 }
 
 // FileConfig configures a FileSink.
@@ -148,8 +160,14 @@ func (c *Config) Validate() error {
 			kinds++
 			validateWebhook(&ps, path+".webhook", s.Webhook)
 		}
+		if s.Topic != nil {
+			kinds++
+			if _, err := broker.Parse(s.Topic.URL); err != nil {
+				ps.add(path+".topic.url", "%v", err)
+			}
+		}
 		if kinds != 1 {
-			ps.add(path, "give exactly one of file or webhook")
+			ps.add(path, "give exactly one of file, webhook or topic")
 		}
 		if name := s.name(); name != "" {
 			if j, dup := names[name]; dup {
@@ -218,6 +236,8 @@ func (s *SinkConfig) name() string {
 		return "file"
 	case s.Webhook != nil:
 		return "webhook"
+	case s.Topic != nil:
+		return "topic"
 	}
 	return ""
 }
@@ -280,8 +300,12 @@ func openSink(sc *SinkConfig) (Sink, error) {
 			h.Set(k, v)
 		}
 		return NewWebhookSink(WebhookOptions{URL: w.URL, Header: h, Timeout: time.Duration(w.Timeout), MaxAttempts: w.MaxAttempts, Backoff: time.Duration(w.Backoff)})
+	case sc.Topic != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return NewTopicSink(ctx, sc.Topic.URL)
 	}
-	return nil, errors.New("no sink kind given (file or webhook)")
+	return nil, errors.New("no sink kind given (file, webhook or topic)")
 }
 
 // Duration is a time.Duration written as a string such as "30s" or "1h"

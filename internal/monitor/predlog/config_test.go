@@ -30,8 +30,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"good", `{"redact":["email"],"sinks":[{"file":{"dir":"/a","segmentAge":"1h","maxAge":"168h"}},{"sample":0.1,"webhook":{"url":"https://x/y","timeout":"2s"}}]}`, nil},
 		{"no sinks", `{"sinks":[]}`, []string{"sinks: give at least one sink"}},
-		{"two kinds", `{"sinks":[{"file":{"dir":"/a"},"webhook":{"url":"http://x"}}]}`, []string{"sinks[0]: give exactly one of file or webhook"}},
-		{"no kind", `{"sinks":[{"name":"x"}]}`, []string{"sinks[0]: give exactly one of file or webhook"}},
+		{"two kinds", `{"sinks":[{"file":{"dir":"/a"},"webhook":{"url":"http://x"}}]}`, []string{"sinks[0]: give exactly one of file, webhook or topic"}},
+		{"no kind", `{"sinks":[{"name":"x"}]}`, []string{"sinks[0]: give exactly one of file, webhook or topic"}},
 		{"sample", `{"sinks":[{"sample":0,"file":{"dir":"/a"}},{"name":"b","sample":1.5,"file":{"dir":"/b"}}]}`, []string{
 			"sinks[0].sample: must be more than 0 and at most 1, got 0 (to log nothing, remove the sink)",
 			"sinks[1].sample: must be more than 0 and at most 1, got 1.5 (to log nothing, remove the sink)"}},
