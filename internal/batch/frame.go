@@ -41,7 +41,7 @@ func unionKind(a, b Kind) Kind {
 		return a
 	case a == KindNull:
 		return b
-	case (a == KindInt && b == KindFloat) || (a == KindFloat && b == KindInt):
+	case (a == KindInt || a == KindFloat || a == kindF32) && (b == KindInt || b == KindFloat || b == kindF32):
 		return KindFloat
 	}
 	return KindString
@@ -66,6 +66,8 @@ func (v Value) Text() string {
 		return strconv.FormatInt(v.I, 10)
 	case KindFloat:
 		return strconv.FormatFloat(v.F, 'g', -1, 64)
+	case kindF32:
+		return strconv.FormatFloat(v.F, 'g', -1, 32)
 	case KindBool:
 		return strconv.FormatBool(v.B)
 	}

@@ -245,7 +245,7 @@ func parquetValue(v parquet.Value) Value {
 	case parquet.Int64:
 		return Value{Kind: KindInt, I: v.Int64()}
 	case parquet.Float:
-		return Value{Kind: KindFloat, F: float64(v.Float())}
+		return Value{Kind: kindF32, F: float64(v.Float())}
 	case parquet.Double:
 		return Value{Kind: KindFloat, F: v.Double()}
 	case parquet.ByteArray, parquet.FixedLenByteArray:

@@ -46,12 +46,12 @@ type namedField struct {
 func (f namedField) Name() string                           { return f.name }
 func (f namedField) Value(base reflect.Value) reflect.Value { return reflect.Value{} }
 
-// parquetNode returns the column type for a kind; kept columns are
-// optional (a missing id is null), predictions required.
+// parquetNode returns the column type for a kind. Every column is
+// optional: a kept value may be missing (null).
 func parquetNode(k Kind) parquet.Node {
 	switch k {
 	case kindF32:
-		return parquet.Leaf(parquet.FloatType)
+		return parquet.Optional(parquet.Leaf(parquet.FloatType))
 	case KindFloat:
 		return parquet.Optional(parquet.Leaf(parquet.DoubleType))
 	case KindInt:
@@ -70,7 +70,7 @@ func toParquet(v Value, k Kind, ci int) parquet.Value {
 	var pv parquet.Value
 	switch k {
 	case kindF32:
-		return parquet.FloatValue(float32(v.F)).Level(0, 0, ci)
+		pv = parquet.FloatValue(float32(v.F))
 	case KindFloat:
 		f := v.F
 		if v.Kind == KindInt {

@@ -113,8 +113,9 @@ type Progress struct {
 
 // Result is a finished run.
 type Result struct {
-	Output   string        `json:"output"`
-	Rejects  string        `json:"rejects"`
+	Output string `json:"output"`
+	// Rejects is the rejects file; "" when no row was rejected.
+	Rejects  string        `json:"rejects,omitempty"`
 	RowsIn   int64         `json:"rows_in"`
 	RowsOut  int64         `json:"rows_out"`
 	Rejected int64         `json:"rejected"`
@@ -332,7 +333,12 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	if err := r.finish(); err != nil {
 		return Result{}, err
 	}
-	return Result{Output: r.spec.Output, Rejects: r.spec.Rejects, RowsIn: st.RowsIn, RowsOut: st.RowsOut, Rejected: st.Rejected,
+	rejects := r.spec.Rejects
+	if st.Rejected == 0 {
+		_ = os.Remove(rejects) // only its header
+		rejects = ""
+	}
+	return Result{Output: r.spec.Output, Rejects: rejects, RowsIn: st.RowsIn, RowsOut: st.RowsOut, Rejected: st.Rejected,
 		Duration: time.Duration(st.ElapsedNs), Model: r.spec.Model}, nil
 }
 

@@ -95,7 +95,7 @@ func TestRejects(t *testing.T) {
 	m := loadModel(t)
 	dir := t.TempDir()
 	src := lines(readFile(t, fixtureWithID(t, dir, 1)))
-	src[3] = strings.Replace(src[3], ",", ",abc,", 2)                     // one field too many and a non-number
+	src[3] = strings.Replace(src[3], ",", ",abc,", 2)                       // one field too many and a non-number
 	src[5] = strings.Replace(src[5], strings.Split(src[5], ",")[4], "x", 1) // a non-number
 	in := filepath.Join(dir, "bad.csv")
 	if err := os.WriteFile(in, []byte(strings.Join(src, "\n")+"\n"), 0o644); err != nil {
