@@ -18,6 +18,14 @@ func (r *run) process(ctx context.Context, c Chunk, f *Frame, lineWord string) (
 	if err != nil {
 		return result{}, err
 	}
+	if r.opts.Observe != nil {
+		nf := len(r.plan.Features)
+		for i := range f.Rows {
+			if s.idx[i] >= 0 {
+				r.opts.Observe(f.X[i*nf : (i+1)*nf])
+			}
+		}
+	}
 	res := result{end: c.End(), rows: f.Rows}
 	res.out = r.enc.rows(make([]byte, 0, f.Rows*16), f, s, r.keep, r.preds)
 	res.kinds = make([]Kind, len(f.Kept))

@@ -284,6 +284,10 @@ type NewRun struct {
 	NextRunAt   time.Time
 	// Message is the run's first log line.
 	Message string
+	// Failed, when set, records a run that could not start (a scheduled
+	// run whose model or input is gone): it is created failed, with this
+	// error and no shards.
+	Failed string
 }
 
 // CreateRun creates a job's next run with its shards, pending. A scheduled
@@ -292,7 +296,7 @@ func (db *DB) CreateRun(ctx context.Context, job string, nr NewRun) (JobRun, err
 	if err := ValidateName("job name", job); err != nil {
 		return JobRun{}, err
 	}
-	if len(nr.Ranges) == 0 || len(nr.Ranges) > 10000 {
+	if (len(nr.Ranges) == 0 && nr.Failed == "") || len(nr.Ranges) > 10000 {
 		return JobRun{}, fmt.Errorf("%w: shards: %d is not between 1 and 10000", ErrInvalid, len(nr.Ranges))
 	}
 	var run JobRun
@@ -313,11 +317,15 @@ func (db *DB) CreateRun(ctx context.Context, job string, nr NewRun) (JobRun, err
 		seq := j.Runs + 1
 		run = JobRun{ID: job + "-" + strconv.FormatInt(seq, 10), Job: job, Seq: seq, Status: RunPending, Spec: clone(j.Spec),
 			Model: nr.Model, Version: nr.Version, Shards: len(nr.Ranges), CreatedAt: at, CreatedBy: audit.Actor(ctx)}
+		var finished int64
+		if nr.Failed != "" {
+			run.Status, run.Error, run.FinishedAt, finished = RunFailed, nr.Failed, at, ts
+		}
 		if _, err := r.exec(ctx, `UPDATE jobs SET runs = ? WHERE name = ?`, seq, job); err != nil {
 			return err
 		}
-		if _, err := r.exec(ctx, `INSERT INTO job_runs (id, job, seq, status, spec, model, version, shards, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, run.ID, job, seq, run.Status, string(run.Spec), run.Model, run.Version, run.Shards, ts, run.CreatedBy); err != nil {
+		if _, err := r.exec(ctx, `INSERT INTO job_runs (id, job, seq, status, spec, model, version, shards, error, created_at, finished_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, run.ID, job, seq, run.Status, string(run.Spec), run.Model, run.Version, run.Shards, run.Error, ts, finished, run.CreatedBy); err != nil {
 			return err
 		}
 		for i, rg := range nr.Ranges {
@@ -327,14 +335,16 @@ func (db *DB) CreateRun(ctx context.Context, job string, nr NewRun) (JobRun, err
 			}
 		}
 		msg := nr.Message
-		if msg == "" {
+		if nr.Failed != "" {
+			msg = "run could not start: " + nr.Failed
+		} else if msg == "" {
 			msg = fmt.Sprintf("run created: %d shard(s), model %s@%d", len(nr.Ranges), nr.Model, nr.Version)
 		}
 		if err := appendJobEvent(ctx, r, run.ID, ts, msg); err != nil {
 			return err
 		}
 		return db.audit(ctx, r, audit.Change{Action: "job.run", Object: "job/" + job + "/" + run.ID,
-			After: map[string]any{"model": nr.Model, "version": nr.Version, "shards": len(nr.Ranges), "scheduled": nr.Scheduled}, At: at})
+			After: map[string]any{"model": nr.Model, "version": nr.Version, "shards": len(nr.Ranges), "scheduled": nr.Scheduled, "error": nr.Failed}, At: at})
 	})
 	if err != nil {
 		return JobRun{}, fmt.Errorf("creating a run of job %q: %w", job, err)
