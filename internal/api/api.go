@@ -40,6 +40,7 @@ import (
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/onnx"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/rollout"
 	"github.com/sluicehq/sluice/internal/signing"
@@ -61,6 +62,8 @@ type Options struct {
 	// AuditKeys verifies the signed audit heads; nil skips the signatures
 	// (their heads are still checked against the chain).
 	AuditKeys signing.Keyring
+	// Jobs runs batch jobs; nil leaves out the job routes.
+	Jobs *jobs.Service
 }
 
 // API is the control API handler set.
@@ -106,6 +109,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET /api/v1/endpoints/{name}/logs", auth.Viewer, a.logs)
 	a.registerSecurity(mux)
 	a.registerRollouts(mux)
+	a.registerJobs(mux)
 	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})

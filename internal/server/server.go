@@ -25,6 +25,7 @@ import (
 	"github.com/sluicehq/sluice/internal/artifact"
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/gateway"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/registry"
@@ -81,6 +82,15 @@ type Config struct {
 	// 10m, 2m). They cover whole requests and answers, so pushes of large
 	// artifacts must finish within them.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Role is "all" (the default: every part) or "worker" (only the batch
+	// job worker, which claims shards from the shared store and serves
+	// nothing).
+	Role string
+	// WorkerID names this process in shard claims; default host-pid.
+	WorkerID string
+	// JobLease is how long a claimed shard stays this worker's without a
+	// heartbeat; a dead worker's shards are claimed again after it.
+	JobLease time.Duration
 	// Logger receives the server's logs.
 	Logger *slog.Logger
 }
@@ -120,7 +130,16 @@ func (c *Config) Defaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 2 * time.Minute
 	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
 }
+
+// Roles a server process can take.
+const (
+	RoleAll    = "all"
+	RoleWorker = "worker"
+)
 
 // Run serves until ctx ends, then drains. ready, if not nil, is called with
 // the listening address once the server accepts requests.
@@ -128,6 +147,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	cfg.Defaults()
 	log := cfg.Logger
 	start := time.Now()
+	if cfg.Role != RoleAll && cfg.Role != RoleWorker {
+		return fmt.Errorf("--role: %q is not one of all, worker", cfg.Role)
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
@@ -144,6 +166,10 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	blobs, err := artifact.Open(filepath.Join(cfg.DataDir, "artifacts"))
 	if err != nil {
 		return fmt.Errorf("opening artifact directory: %w", err)
+	}
+
+	if cfg.Role == RoleWorker {
+		return runWorker(ctx, cfg, db, blobs)
 	}
 
 	sec, err := setupSecurity(ctx, cfg, db, log)
@@ -185,7 +211,8 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
-	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts})
+	jobSvc := jobs.New(reg, jobs.Options{WorkerID: cfg.WorkerID, Lease: cfg.JobLease, Logger: log.With("component", "jobs")})
+	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Jobs: jobSvc})
 	controlAPI.Register(mux)
 	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))
 	if sec.tls != nil && sec.tls.ClientCAs != nil {
@@ -255,6 +282,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
 	g.Go(func() error { return rollouts.Run(gctx) })
+	g.Go(func() error { return jobSvc.Run(gctx) })
 	g.Go(func() error { return gw.Run(gctx) })
 	if sec.signKey != nil {
 		g.Go(func() error { return signAuditHeads(gctx, db, sec.signKey, cfg.Security.AuditSignInterval, log) })
