@@ -46,6 +46,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often the rollout controller looks at active rollouts")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")
 	f.StringVar(&cfg.Role, "role", envOr("SLUICE_ROLE", "all"), "all, or worker: only the batch job worker, claiming shards from the shared store (env SLUICE_ROLE)")
+	f.BoolVar(&cfg.NoJobWorker, "no-job-worker", false, "do not score batch shards in this process (run --role worker processes instead)")
 	f.StringVar(&cfg.WorkerID, "worker-id", os.Getenv("SLUICE_WORKER_ID"), "name of this process in batch shard claims (default host-pid; env SLUICE_WORKER_ID)")
 	f.DurationVar(&cfg.JobLease, "job-lease", 30*time.Second, "how long a claimed batch shard stays this worker's without a heartbeat; a dead worker's shards are claimed again after it")
 	f.StringVar(logLevel, "log-level", envOr("SLUICE_LOG_LEVEL", "info"), "debug, info, warn or error (env SLUICE_LOG_LEVEL)")

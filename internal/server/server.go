@@ -86,6 +86,10 @@ type Config struct {
 	// job worker, which claims shards from the shared store and serves
 	// nothing).
 	Role string
+	// NoJobWorker keeps a role "all" server from scoring batch shards
+	// itself (it still plans runs and serves the job API), for deployments
+	// whose workers run apart.
+	NoJobWorker bool
 	// WorkerID names this process in shard claims; default host-pid.
 	WorkerID string
 	// JobLease is how long a claimed shard stays this worker's without a
@@ -282,7 +286,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
 	g.Go(func() error { return rollouts.Run(gctx) })
-	g.Go(func() error { return jobSvc.Run(gctx) })
+	if !cfg.NoJobWorker {
+		g.Go(func() error { return jobSvc.Run(gctx) })
+	}
 	g.Go(func() error { return gw.Run(gctx) })
 	if sec.signKey != nil {
 		g.Go(func() error { return signAuditHeads(gctx, db, sec.signKey, cfg.Security.AuditSignInterval, log) })
