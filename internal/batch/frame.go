@@ -2,6 +2,7 @@ package batch
 
 import (
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -125,7 +126,10 @@ func (f *Frame) reset(nf, nk int) {
 func (f *Frame) addRow(line int64) []float32 {
 	f.Lines = append(f.Lines, line)
 	n := len(f.X)
-	f.X = append(f.X, make([]float32, f.nf)...)
+	if n+f.nf > cap(f.X) {
+		f.X = slices.Grow(f.X, max(f.nf, n))
+	}
+	f.X = f.X[:n+f.nf]
 	x := f.X[n : n+f.nf]
 	for i := range x {
 		x[i] = nan32
@@ -173,6 +177,9 @@ func parseFeature(s string, allowMissing bool, name string) (float32, string) {
 		}
 		return 0, "feature " + name + ": missing value, and the model does not accept missing values"
 	}
+	if v, ok := parseSimpleFloat(s); ok {
+		return float32(v), ""
+	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		switch s {
@@ -205,4 +212,100 @@ func textValue(s string) Value {
 		return Value{}
 	}
 	return Value{Kind: KindString, S: s}
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseSimpleFloat parses the common decimal forms ("-12.5", "0.07871",
+// "1.2e-05") when the result is exact in float64 arithmetic: at most 15
+// significant digits and a power of ten up to 22, so one multiplication or
+// division rounds correctly (Clinger's fast path, which strconv takes as
+// well). ok is false for anything else; strconv.ParseFloat handles it.
+func parseSimpleFloat(s string) (float64, bool) {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		neg = s[i] == '-'
+		i++
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	sawDigit, sawDot := false, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			sawDigit = true
+			if mant == 0 && c == '0' {
+				if sawDot {
+					exp--
+				}
+				continue
+			}
+			digits++
+			if digits > 15 {
+				return 0, false
+			}
+			mant = mant*10 + uint64(c-'0')
+			if sawDot {
+				exp--
+			}
+		case c == '.' && !sawDot:
+			sawDot = true
+		case c == 'e' || c == 'E':
+			if !sawDigit {
+				return 0, false
+			}
+			e, ok := parseSmallInt(s[i+1:])
+			if !ok {
+				return 0, false
+			}
+			exp += e
+			i = len(s)
+		default:
+			return 0, false
+		}
+	}
+	if !sawDigit {
+		return 0, false
+	}
+	f := float64(mant)
+	switch {
+	case mant == 0:
+	case exp == 0:
+	case exp > 0 && exp <= 22:
+		f *= pow10[exp]
+	case exp < 0 && exp >= -22:
+		f /= pow10[-exp]
+	default:
+		return 0, false
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// parseSmallInt parses an exponent: optional sign, 1 to 3 digits.
+func parseSmallInt(s string) (int, bool) {
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 3 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }

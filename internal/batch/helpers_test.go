@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +18,17 @@ import (
 
 const fixtureDir = "../../examples/xgboost"
 
-// loadModel loads the breast_cancer XGBoost fixture.
-func loadModel(t testing.TB) inference.Model {
+// loadModel loads the breast_cancer XGBoost fixture, one thread per call
+// (the pipeline runs calls in parallel).
+func loadModel(t testing.TB) inference.Model { return loadModelThreads(t, 1) }
+
+// loadModelThreads loads the fixture with threads goroutines per call
+// (0: GOMAXPROCS).
+func loadModelThreads(t testing.TB, threads int) inference.Model {
 	b, err := os.ReadFile(filepath.Join(fixtureDir, "breast_cancer.json"))
 	if err == nil {
 		var m inference.Model
-		if m, err = (xgboost.Format{}).Load(context.Background(), b, inference.LoadOptions{Threads: 1}); err == nil {
+		if m, err = (xgboost.Format{}).Load(context.Background(), b, inference.LoadOptions{Threads: threads}); err == nil {
 			return m
 		}
 	}
@@ -111,4 +117,27 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// expectedRows returns the fixture's feature rows, row-major.
+func expectedRows(t testing.TB) []float32 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(fixtureDir, "breast_cancer.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	var x []float32
+	for sc.Scan() {
+		for _, s := range strings.Split(sc.Text(), ",") {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = append(x, float32(v))
+		}
+	}
+	return x
 }

@@ -30,7 +30,15 @@ predictions; rows that cannot be scored go to OUTPUT.rejects.csv with their line
 the reason. The run is checkpointed: after a crash or kill, ` + "`sluice batch resume OUTPUT`" + `
 finishes it, and the output is the same as an uninterrupted run's.`,
 	}
-	cmd.AddCommand(newBatchRunCmd(e), newBatchResumeCmd(e), newBatchCatCmd(e))
+	cmd.AddCommand(newBatchRunCmd(e), newBatchResumeCmd(e), newBatchCatCmd(e), &cobra.Command{
+		Use:     "convert IN OUT",
+		Short:   "Convert a table between CSV, JSON Lines and Parquet (numbers in text stay numbers)",
+		Example: `  sluice batch convert transactions.csv transactions.parquet`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return batch.Copy(e.ctx, nil, args[0], "", args[1], "", nil)
+		},
+	})
 	return cmd
 }
 

@@ -197,6 +197,11 @@ func TestBatchJobWorkersPostgres(t *testing.T) {
 			t.Fatalf("output ids: position %d holds %d; every id must appear exactly once", i, id)
 		}
 	}
+	// The CLI scores locally with the registry's version too.
+	local := filepath.Join(t.TempDir(), "local.csv")
+	if out := s.cli(t, "batch", "run", "--model", "bc@latest", "--input", in, "--output", local, "--id-column", "id", "--progress", "off"); !strings.Contains(out, fmt.Sprintf("scored %d rows with bc@1", rows)) {
+		t.Errorf("batch run --model: %s", out)
+	}
 	show := s.cli(t, "job", "show", "score")
 	for _, want := range []string{"succeeded", "bc@1", fmt.Sprintf("%d in, %d out, 0 rejected", rows, rows), "no baseline is stored for bc@1"} {
 		if !strings.Contains(show, want) {
