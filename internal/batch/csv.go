@@ -154,6 +154,10 @@ func (c *csvChunk) Decode(f *Frame) error {
 	plan := in.plan
 	f.reset(len(plan.Features), len(plan.Keep))
 	dual := in.keptAlsoFeature()
+	if len(dual) == 0 && bytes.IndexByte(c.c.data, '"') < 0 {
+		c.decodeUnquoted(f)
+		return nil
+	}
 	var fields []string
 	c.c.records(true, func(rec []byte, line int64) {
 		x := f.addRow(line)
@@ -217,4 +221,82 @@ func splitCSV(rec []byte, comma byte, dst []string) ([]string, error) {
 		return nil, err
 	}
 	return append(dst, fields...), nil
+}
+
+// decodeUnquoted is Decode for a chunk without quotes, the common case: one
+// pass over the bytes that splits records and fields and parses numbers
+// without building a slice of fields.
+func (c *csvChunk) decodeUnquoted(f *Frame) {
+	in := c.in
+	plan := in.plan
+	data, line := c.c.data, c.c.startLine
+	comma := in.comma
+	for len(data) > 0 {
+		var rec []byte
+		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+			rec, data = data[:nl], data[nl+1:]
+		} else {
+			rec, data = data, nil
+		}
+		if n := len(rec); n > 0 && rec[n-1] == '\r' {
+			rec = rec[:n-1]
+		}
+		if isBlank(rec) {
+			line++
+			continue
+		}
+		x := f.addRow(line)
+		row := f.Rows - 1
+		line++
+		if n := bytes.Count(rec, []byte{comma}) + 1; n != len(in.cols) {
+			f.reject(fmt.Sprintf("has %d fields, the header has %d", n, len(in.cols)))
+		}
+		col := 0
+		for start := 0; ; col++ {
+			end := start
+			for end < len(rec) && rec[end] != comma {
+				end++
+			}
+			if col < len(in.role) {
+				switch r := in.role[col]; {
+				case r >= 0:
+					field := trimSpaceBytes(rec[start:end])
+					if v, ok := parseSimpleFloat(unsafeString(field)); ok {
+						x[r] = float32(v)
+					} else {
+						v, why := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
+						if why != "" {
+							f.reject(why)
+						}
+						x[r] = v
+					}
+				case r <= -2:
+					f.Kept[-r-2][row] = textValue(string(rec[start:end]))
+				}
+			}
+			if end >= len(rec) {
+				break
+			}
+			start = end + 1
+		}
+	}
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func trimSpaceBytes(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
