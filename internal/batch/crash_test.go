@@ -64,14 +64,14 @@ func TestKillAndResume(t *testing.T) {
 	for _, c := range cases {
 		name := filepath.Ext(c.in)[1:] + "-to-" + c.out
 		t.Run(name, func(t *testing.T) {
-			spec := Spec{Input: c.in, IDColumn: "id", Keep: []string{"worst_area"}, ChunkRows: 40, Workers: 2, MaxRejectRate: 0.01}
+			spec := Spec{Input: c.in, IDColumn: "id", Keep: []string{"worst_area"}, ChunkRows: 100, Workers: 2, MaxRejectRate: 0.01}
 			ref := spec
 			ref.Output = filepath.Join(dir, name+"-ref."+c.out)
 			if _, err := Run(context.Background(), ref, Options{Model: m}); err != nil {
 				t.Fatal(err)
 			}
 			spec.Output = filepath.Join(dir, name+"."+c.out)
-			chunks := 6830/40 + 1
+			chunks := 6830/100 + 1
 			var at int64
 			for attempt := range 2 {
 				killAt := at + 1 + rng.Int64N(int64(chunks-10)-at)

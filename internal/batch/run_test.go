@@ -79,7 +79,7 @@ func TestChunkingDoesNotChangeOutput(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := filepath.Join(dir, inF+"-small."+outF)
-			if _, err := Run(context.Background(), Spec{Input: in, Output: got, IDColumn: "id", Keep: []string{"mean_radius"}, ChunkRows: 7, Workers: 4}, Options{Model: m}); err != nil {
+			if _, err := Run(context.Background(), Spec{Input: in, Output: got, IDColumn: "id", Keep: []string{"mean_radius"}, ChunkRows: 37, Workers: 4}, Options{Model: m}); err != nil {
 				t.Fatal(err)
 			}
 			if readFile(t, ref) != readFile(t, got) {
