@@ -44,7 +44,7 @@ bench-batch:
 	bench/batch/run.sh
 
 # Batch scoring memory on a large generated CSV (BATCH_ROWS rows; the
-# default, 25 million, is about 5.4 GB): peak RSS must stay flat, whatever
+# default, 25 million, is about 5.1 GB): peak RSS must stay flat, whatever
 # the file's size. Not part of CI.
 BATCH_ROWS ?= 25000000
 bench-batch-memory:

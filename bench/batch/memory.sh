@@ -1,6 +1,6 @@
 #!/bin/sh
 # Peak resident memory of `sluice batch run` on a generated CSV of $1 rows
-# (default 25,000,000, about 5.4 GB), into CSV and into Parquet. Memory
+# (default 25,000,000, about 5.1 GB), into CSV and into Parquet. Memory
 # depends on the chunk size and the worker count, not on the file's size:
 # compare with a small run (e.g. `bench/batch/memory.sh 1000000`).
 set -eu
