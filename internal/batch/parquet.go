@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 )
 
 // parquetInput reads the top-level columns of a Parquet file, a row range
@@ -174,6 +175,11 @@ func (c *parquetChunk) Decode(f *Frame) error {
 			continue
 		}
 		name := plan.Features[j]
+		if ok, err := c.readNumbers(ci, f.X, j, nf); err != nil {
+			return fmt.Errorf("reading column %q: %w", name, err)
+		} else if ok {
+			continue
+		}
 		err := c.readColumn(ci, func(i int, v parquet.Value) {
 			x, why := parquetFeature(v, plan.AllowMissing, name)
 			if why != "" {
@@ -192,6 +198,72 @@ func (c *parquetChunk) Decode(f *Frame) error {
 		}
 	}
 	return nil
+}
+
+// readNumbers reads a numeric column without nulls straight from its
+// pages' typed data into x[i*stride+j], for the common case of FLOAT,
+// DOUBLE, INT32 or INT64 data pages without a dictionary. It reports false,
+// having read nothing, when a page is not such a page; the caller then
+// reads the column value by value.
+func (c *parquetChunk) readNumbers(ci int, x []float32, j, stride int) (bool, error) {
+	pages := c.rg.ColumnChunks()[ci].Pages()
+	defer pages.Close()
+	if err := pages.SeekToRow(c.lo); err != nil {
+		return false, err
+	}
+	i := 0
+	for i < c.n {
+		p, err := pages.ReadPage()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return false, fmt.Errorf("ended after %d of %d rows", i, c.n)
+			}
+			return false, err
+		}
+		if p.Dictionary() != nil || p.NumNulls() != 0 || p.NumValues() != p.NumRows() {
+			parquet.Release(p)
+			return false, nil
+		}
+		d := p.Data()
+		n := min(int(p.NumRows()), c.n-i)
+		ok := true
+		switch kind := p.Type().Kind(); {
+		case kind == parquet.Float && d.Kind() == encoding.Float && len(d.Float()) >= n:
+			for k, v := range d.Float()[:n] {
+				if v != v || math.IsInf(float64(v), 0) {
+					ok = false
+					break
+				}
+				x[(i+k)*stride+j] = v
+			}
+		case kind == parquet.Double && d.Kind() == encoding.Double && len(d.Double()) >= n:
+			for k, v := range d.Double()[:n] {
+				if v != v || math.Abs(v) > math.MaxFloat32 {
+					ok = false
+					break
+				}
+				x[(i+k)*stride+j] = float32(v)
+			}
+		case kind == parquet.Int32 && d.Kind() == encoding.Int32 && len(d.Int32()) >= n:
+			for k, v := range d.Int32()[:n] {
+				x[(i+k)*stride+j] = float32(v)
+			}
+		case kind == parquet.Int64 && d.Kind() == encoding.Int64 && len(d.Int64()) >= n:
+			for k, v := range d.Int64()[:n] {
+				x[(i+k)*stride+j] = float32(v)
+			}
+		default:
+			ok = false
+		}
+		parquet.Release(p)
+		if !ok {
+			// NaN, infinities or another type: the value-by-value path
+			// says what is wrong with each row.
+			return false, nil
+		}
+		i += n
+	}
+	return true, nil
 }
 
 // rejectRow marks row i as not scorable.

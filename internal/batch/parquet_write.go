@@ -26,6 +26,10 @@ const parquetRowsPerGroup = 128 * 1024
 // (parquet.Group sorts them by name).
 type orderedGroup []parquet.Field
 
+// The methods of orderedGroup and namedField implement parquet.Node and
+// parquet.Field for a group written row by row (WriteRows), which never
+// maps Go values: GoType and Value are not used.
+
 func (g orderedGroup) ID() int                     { return 0 }
 func (g orderedGroup) String() string              { return "group" }
 func (g orderedGroup) Type() parquet.Type          { return parquet.Group{}.Type() }

@@ -124,7 +124,7 @@ func (s *Service) Start(ctx context.Context, name string) (store.JobRun, error) 
 	return s.db.CreateRun(ctx, name, nr)
 }
 
-// Spec decodes a stored job's spec.
+// Decode decodes a stored job's spec and fills its defaults.
 func Decode(raw json.RawMessage) (Spec, error) {
 	var sp Spec
 	if err := json.Unmarshal(raw, &sp); err != nil {
