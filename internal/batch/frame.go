@@ -219,61 +219,56 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseSimpleFloat parses the common decimal forms ("-12.5", "0.07871",
-// "1.2e-05") when the result is exact in float64 arithmetic: at most 15
-// significant digits and a power of ten up to 22, so one multiplication or
-// division rounds correctly (Clinger's fast path, which strconv takes as
-// well). ok is false for anything else; strconv.ParseFloat handles it.
+// "1.2e-05") when the result is exact in float64 arithmetic: a mantissa up
+// to 2^53 and a power of ten up to 22, so one multiplication or division
+// rounds correctly (Clinger's fast path, which strconv takes as well). ok
+// is false for anything else; strconv.ParseFloat handles it.
 func parseSimpleFloat(s string) (float64, bool) {
-	i, neg := 0, false
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		neg = s[i] == '-'
+	i, n, neg := 0, len(s), false
+	if n > 0 && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
 		i++
 	}
 	var mant uint64
-	digits, exp := 0, 0
-	sawDigit, sawDot := false, false
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			sawDigit = true
-			if mant == 0 && c == '0' {
-				if sawDot {
-					exp--
-				}
-				continue
+	digits := 0
+	for ; i < n; i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			break
+		}
+		mant = mant*10 + uint64(c)
+		digits++
+	}
+	exp := 0
+	if i < n && s[i] == '.' {
+		i++
+		start := i
+		for ; i < n; i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				break
 			}
-			digits++
-			if digits > 15 {
-				return 0, false
-			}
-			mant = mant*10 + uint64(c-'0')
-			if sawDot {
-				exp--
-			}
-		case c == '.' && !sawDot:
-			sawDot = true
-		case c == 'e' || c == 'E':
-			if !sawDigit {
-				return 0, false
-			}
-			e, ok := parseSmallInt(s[i+1:])
-			if !ok {
-				return 0, false
-			}
-			exp += e
-			i = len(s)
-		default:
+			mant = mant*10 + uint64(c)
+		}
+		exp = start - i
+		digits += i - start
+	}
+	if digits == 0 || digits > 19 || mant > 1<<53 {
+		return 0, false
+	}
+	if i < n {
+		if s[i] != 'e' && s[i] != 'E' {
 			return 0, false
 		}
-	}
-	if !sawDigit {
-		return 0, false
+		e, ok := parseSmallInt(s[i+1:])
+		if !ok {
+			return 0, false
+		}
+		exp += e
 	}
 	f := float64(mant)
 	switch {
-	case mant == 0:
-	case exp == 0:
+	case mant == 0 || exp == 0:
 	case exp > 0 && exp <= 22:
 		f *= pow10[exp]
 	case exp < 0 && exp >= -22:

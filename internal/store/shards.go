@@ -38,6 +38,16 @@ func (db *DB) ClaimShard(ctx context.Context, worker string, lease time.Duration
 	if worker == "" {
 		return Shard{}, JobRun{}, false, fmt.Errorf("%w: worker: must not be empty", ErrInvalid)
 	}
+	// An idle worker polls: look without a write transaction first, so
+	// that polling takes no lock (SQLite's write lock in particular).
+	var active int
+	err = db.r().queryRow(ctx, `SELECT COUNT(*) FROM job_shards WHERE status IN ('pending', 'running')`).Scan(&active)
+	if err != nil {
+		return Shard{}, JobRun{}, false, fmt.Errorf("claiming a shard: %w", err)
+	}
+	if active == 0 {
+		return Shard{}, JobRun{}, false, nil
+	}
 	err = db.inTx(ctx, func(r runner) error {
 		ts, at := db.timestamp()
 		q := `SELECT ` + shardColumns + ` FROM job_shards
