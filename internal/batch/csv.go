@@ -253,24 +253,33 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 		}
 		col := 0
 		for start := 0; ; col++ {
-			end := start
-			for end < len(rec) && rec[end] != comma {
-				end++
-			}
+			r := -1
 			if col < len(in.role) {
-				switch r := in.role[col]; {
-				case r >= 0:
+				r = in.role[col]
+			}
+			end := start
+			if r >= 0 {
+				// Parse while looking for the comma; fall back to the
+				// general parser for anything but plain decimals.
+				v, e, ok := scanDecimal(rec, start, comma)
+				end = e
+				if ok {
+					x[r] = float32(v)
+				} else {
 					field := trimSpaceBytes(rec[start:end])
-					if v, ok := parseSimpleFloat(unsafeString(field)); ok {
-						x[r] = float32(v)
-					} else {
-						v, why := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
-						if why != "" {
-							f.reject(why)
-						}
-						x[r] = v
+					v, why := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
+					if why != "" {
+						f.reject(why)
 					}
-				case r <= -2:
+					x[r] = v
+				}
+			} else {
+				if i := bytes.IndexByte(rec[start:], comma); i >= 0 {
+					end = start + i
+				} else {
+					end = len(rec)
+				}
+				if r <= -2 {
 					f.Kept[-r-2][row] = textValue(string(rec[start:end]))
 				}
 			}
@@ -280,6 +289,57 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 			start = end + 1
 		}
 	}
+}
+
+// scanDecimal parses a plain decimal number ("-12.5", "0.07871", "3") at
+// rec[start:], up to the next comma, and returns it with the comma's index
+// (or len(rec)). ok is false when the field is anything else (exponent,
+// spaces, too many digits, empty): end is still the field's end, and the
+// caller parses the field the general way.
+func scanDecimal(rec []byte, start int, comma byte) (v float64, end int, ok bool) {
+	i, n := start, len(rec)
+	neg := false
+	if i < n && rec[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for ; i < n; i++ {
+		c := rec[i]
+		if d := c - '0'; d <= 9 {
+			mant = mant*10 + uint64(d)
+			digits++
+			continue
+		}
+		if c == '.' && frac < 0 {
+			frac = digits
+			continue
+		}
+		break
+	}
+	if i < n && rec[i] != comma {
+		// Not a plain decimal: find the field's end for the caller.
+		if j := bytes.IndexByte(rec[i:], comma); j >= 0 {
+			return 0, i + j, false
+		}
+		return 0, n, false
+	}
+	if digits == 0 || digits > 19 || mant > 1<<53 {
+		return 0, i, false
+	}
+	f := float64(mant)
+	if frac >= 0 && mant != 0 {
+		exp := digits - frac
+		if exp > 22 {
+			return 0, i, false
+		}
+		f /= pow10[exp]
+	}
+	if neg {
+		f = -f
+	}
+	return f, i, true
 }
 
 func isBlank(b []byte) bool {

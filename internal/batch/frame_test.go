@@ -43,3 +43,43 @@ func FuzzParseSimpleFloat(f *testing.F) {
 		}
 	})
 }
+
+// TestScanDecimal checks the in-record parser against strconv and that
+// the field's end is found either way.
+func TestScanDecimal(t *testing.T) {
+	for _, field := range []string{"17.99", "0.07871", "-12.5", "3", "0", "-0", "1001.0", ".5", "5.", "000.000120",
+		"1.2e-05", " 7", "abc", "", "NA", "1.2.3", "12345678901234567890", "0.12345678901234567890123"} {
+		rec := []byte("9," + field + ",x")
+		v, end, ok := scanDecimal(rec, 2, ',')
+		if end != 2+len(field) {
+			t.Errorf("%q: end %d; want %d", field, end, 2+len(field))
+		}
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(field, 64)
+		if err != nil || math.Float64bits(v) != math.Float64bits(want) && !(v == 0 && want == 0) {
+			t.Errorf("scanDecimal(%q) = %v; strconv says %v, %v", field, v, want, err)
+		}
+	}
+}
+
+func FuzzScanDecimal(f *testing.F) {
+	for _, s := range []string{"17.99", "-0.5", "1e5", "00.10", "."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, field string) {
+		rec := []byte(field + ",1")
+		v, end, ok := scanDecimal(rec, 0, ',')
+		if end > len(rec) || (end < len(rec) && rec[end] != ',') {
+			t.Fatalf("%q: end %d is not a field end", field, end)
+		}
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(string(rec[:end]), 64)
+		if err != nil || math.Float64bits(v) != math.Float64bits(want) && !(v == 0 && want == 0) {
+			t.Fatalf("scanDecimal(%q) = %v; strconv says %v, %v", rec[:end], v, want, err)
+		}
+	})
+}
