@@ -291,7 +291,31 @@ func (s *Service) workOne(ctx context.Context) (bool, error) {
 		return true, err
 	}
 	log.Info("shard done", "rows_in", res.RowsIn, "rejected", res.Rejected, "error", res.Error, "run_finished", finished)
+	if finished {
+		s.cleanAttempts(run)
+	}
 	return true, nil
+}
+
+// cleanAttempts removes the hidden attempt files dead workers left in a
+// finished run's output directory. A worker still writing one (a stalled
+// worker whose lease was taken over) loses it, and its completion is
+// refused anyway.
+func (s *Service) cleanAttempts(run store.JobRun) {
+	sp, err := Decode(run.Spec)
+	if err != nil {
+		return
+	}
+	dir := filepath.Join(sp.Output, run.ID)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".part-") {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // scoreShard scores one shard into its part file. Failures are returned

@@ -167,13 +167,21 @@ func TestBatchJobWorkersPostgres(t *testing.T) {
 	}
 
 	// Every input id exactly once across the part files, and no other
-	// file but the parts (and the killed attempt's leftovers, hidden).
+	// file: the killed attempt's leftovers are gone.
 	var ids []int
-	entries, err := os.ReadDir(filepath.Join(outDir, runID))
-	must(t, err, "reading the output directory")
+	var entries []os.DirEntry
+	for end := time.Now().Add(5 * time.Second); ; { // the finishing worker removes leftovers just after
+		entries, err = os.ReadDir(filepath.Join(outDir, runID))
+		must(t, err, "reading the output directory")
+		if len(entries) == 9 || time.Now().After(end) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	parts := 0
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), "part-") {
+			t.Errorf("%s left in the output directory", e.Name())
 			continue
 		}
 		parts++
