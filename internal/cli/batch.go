@@ -51,6 +51,7 @@ type batchFlags struct {
 	endpoint  string
 	keep      string
 	progress  string
+	every     time.Duration
 }
 
 func newBatchRunCmd(e *env) *cobra.Command {
@@ -104,7 +105,7 @@ func newBatchRunCmd(e *env) *cobra.Command {
 				return err
 			}
 			bf.spec.Model = ref
-			return runBatch(e, bf.spec, m, false, bf.progress)
+			return runBatch(e, bf.spec, m, false, bf.progress, bf.every)
 		},
 	}
 	f := cmd.Flags()
@@ -123,11 +124,13 @@ func newBatchRunCmd(e *env) *cobra.Command {
 	f.IntVar(&bf.spec.ChunkRows, "chunk-rows", 16384, "rows per chunk: the unit of work and of checkpoints")
 	f.Float64Var(&bf.spec.MaxRejectRate, "max-reject-rate", 0.05, "largest share of rows (0..1) that may be rejected before the run fails")
 	f.StringVar(&bf.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or off")
+	f.DurationVar(&bf.every, "checkpoint-interval", time.Second, "least time between checkpoints (each fsyncs the output); a crash loses at most this much work; 0: after every chunk")
 	return cmd
 }
 
 func newBatchResumeCmd(e *env) *cobra.Command {
 	var progress string
+	var every time.Duration
 	cmd := &cobra.Command{
 		Use:   "resume CHECKPOINT|OUTPUT",
 		Short: "Finish an interrupted batch run from its checkpoint",
@@ -147,10 +150,11 @@ func newBatchResumeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runBatch(e, batch.Spec{Output: cp.Spec.Output}, m, true, progress)
+			return runBatch(e, batch.Spec{Output: cp.Spec.Output}, m, true, progress, every)
 		},
 	}
 	cmd.Flags().StringVar(&progress, "progress", "auto", "auto, bar, lines or off")
+	cmd.Flags().DurationVar(&every, "checkpoint-interval", time.Second, "least time between checkpoints; 0: after every chunk")
 	return cmd
 }
 
@@ -237,14 +241,17 @@ func loadBatchModel(e *env, ref batch.ModelRef, verRef string, workers int) (inf
 
 // runBatch runs (or resumes) a batch run with progress on stderr and a
 // summary on stdout.
-func runBatch(e *env, spec batch.Spec, m inference.Model, resume bool, progress string) error {
+func runBatch(e *env, spec batch.Spec, m inference.Model, resume bool, progress string, every time.Duration) error {
+	if every <= 0 {
+		every = -1 // after every chunk
+	}
 	p, err := newProgressPrinter(e.stderr, progress)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	res, err := batch.Run(ctx, spec, batch.Options{Model: m, Resume: resume, Progress: p.update})
+	res, err := batch.Run(ctx, spec, batch.Options{Model: m, Resume: resume, Progress: p.update, CommitInterval: every})
 	p.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -217,3 +217,51 @@ func TestBatchJobWorkersPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchKillAndResumeCLI kills `sluice batch run` with SIGKILL mid-run
+// and finishes it with `sluice batch resume`: the output is the one an
+// uninterrupted run writes.
+func TestBatchKillAndResumeCLI(t *testing.T) {
+	in, rows := writeIDCSV(t, 40)
+	dir := t.TempDir()
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	args := func(out string) []string {
+		return []string{"batch", "run", "--model-file", model, "--input", in, "--output", out, "--id-column", "id",
+			"--chunk-rows", "100", "--workers", "2", "--checkpoint-interval", "0", "--progress", "off"}
+	}
+	ref := filepath.Join(dir, "ref.parquet")
+	if b, err := sluiceCmd(context.Background(), args(ref)...).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, b)
+	}
+	out := filepath.Join(dir, "out.parquet")
+	cmd := sluiceCmd(context.Background(), args(out)...)
+	must(t, cmd.Start(), "starting batch run")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !killed; {
+		select {
+		case err := <-done:
+			t.Fatalf("batch run ended before it could be killed: %v", err)
+		default:
+		}
+		if cp, _, err := batch.ReadCheckpoint(out); err == nil && cp.State.Seq >= int64(rows/100/3) {
+			_ = cmd.Process.Kill()
+			<-done
+			killed = true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !killed {
+		t.Fatal("batch run never reached a third of its chunks")
+	}
+	b, err := sluiceCmd(context.Background(), "batch", "resume", out, "--progress", "off").CombinedOutput()
+	if err != nil || !strings.Contains(string(b), fmt.Sprintf("scored %d rows", rows)) {
+		t.Fatalf("batch resume: %v\n%s", err, b)
+	}
+	want, _ := os.ReadFile(ref)
+	got, _ := os.ReadFile(out)
+	if len(got) == 0 || string(got) != string(want) {
+		t.Fatalf("resumed output (%d bytes) differs from the uninterrupted run's (%d bytes)", len(got), len(want))
+	}
+}
