@@ -46,6 +46,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often the rollout controller looks at active rollouts")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")
 	f.StringVar(&cfg.Role, "role", envOr("SLUICE_ROLE", "all"), "all, or worker: only the batch job worker, claiming shards from the shared store (env SLUICE_ROLE)")
+	f.StringSliceVar(&cfg.JobRoots, "job-roots", splitList(os.Getenv("SLUICE_JOB_ROOTS")), "directories batch jobs may read inputs from and write outputs to, comma-separated; empty: any path the server can reach (env SLUICE_JOB_ROOTS)")
 	f.BoolVar(&cfg.NoJobWorker, "no-job-worker", false, "do not score batch shards in this process (run --role worker processes instead)")
 	f.StringVar(&cfg.WorkerID, "worker-id", os.Getenv("SLUICE_WORKER_ID"), "name of this process in batch shard claims (default host-pid; env SLUICE_WORKER_ID)")
 	f.DurationVar(&cfg.JobLease, "job-lease", 30*time.Second, "how long a claimed batch shard stays this worker's without a heartbeat; a dead worker's shards are claimed again after it")
@@ -291,4 +292,15 @@ func exampleInstance(in inference.TensorSpec, csvPath string) map[string]any {
 		}
 	}
 	return inst
+}
+
+// splitList splits a comma-separated environment value, dropping empties.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

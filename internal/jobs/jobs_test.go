@@ -216,3 +216,33 @@ func TestScheduledJobRuns(t *testing.T) {
 	}
 	t.Fatal("no scheduled run succeeded in 20s")
 }
+
+func TestRootsConfineJobs(t *testing.T) {
+	root := t.TempDir()
+	s := newService(t, Options{Roots: []string{root}})
+	in := withID(t) // outside root
+	inside := filepath.Join(root, "in.csv")
+	b, _ := os.ReadFile(in)
+	os.WriteFile(inside, b, 0o644)
+	os.Symlink("/etc", filepath.Join(root, "etc"))
+	tests := []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{Model: "bc", Input: in, Output: filepath.Join(root, "out")}, "spec.input"},
+		{Spec{Model: "bc", Input: inside, Output: "/tmp/elsewhere"}, "spec.output"},
+		{Spec{Model: "bc", Input: inside, Output: filepath.Join(root, "..", "x")}, "spec.output"},
+		{Spec{Model: "bc", Input: inside, Output: filepath.Join(root, "etc", "x")}, "spec.output"},
+		{Spec{Model: "bc", Input: inside, Output: "rel/out"}, "absolute"},
+	}
+	for _, tt := range tests {
+		_, _, _, err := s.Submit(context.Background(), Document{APIVersion: APIVersion, Kind: Kind, Metadata: Metadata{Name: "j"}, Spec: tt.spec})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Submit(%s -> %s) = %v; want an error naming %s", tt.spec.Input, tt.spec.Output, err, tt.want)
+		}
+	}
+	if _, _, _, err := s.Submit(context.Background(), Document{APIVersion: APIVersion, Kind: Kind, Metadata: Metadata{Name: "ok"},
+		Spec: Spec{Model: "bc", Input: inside, Output: filepath.Join(root, "scores", "new")}}); err != nil {
+		t.Errorf("inside the root: %v", err)
+	}
+}

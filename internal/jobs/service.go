@@ -38,6 +38,10 @@ type Options struct {
 	Poll time.Duration
 	// Baselines finds versions' baselines; nil records "no baseline".
 	Baselines BaselineSource
+	// Roots, when set, are the only directories jobs may read inputs from
+	// and write outputs to (symbolic links resolved); empty allows any path
+	// the server can reach.
+	Roots []string
 	// FS opens inputs; nil is the local file system.
 	FS     batch.FS
 	Logger *slog.Logger
@@ -90,6 +94,9 @@ func (s *Service) Submit(ctx context.Context, d Document) (store.Job, *store.Job
 	if _, _, err := s.resolve(ctx, d.Spec); err != nil {
 		return store.Job{}, nil, false, err
 	}
+	if err := s.checkRoots(d.Spec); err != nil {
+		return store.Job{}, nil, false, err
+	}
 	if _, err := batch.Split(ctx, s.opts.FS, d.Spec.Input, d.Spec.InputFormat, 1); err != nil {
 		return store.Job{}, nil, false, fmt.Errorf("%w: spec.input: %v", ErrInvalid, err)
 	}
@@ -109,6 +116,45 @@ func (s *Service) Submit(ctx context.Context, d Document) (store.Job, *store.Job
 		return j, nil, created, err
 	}
 	return j, &run, created, nil
+}
+
+// checkRoots refuses inputs and outputs outside Options.Roots.
+func (s *Service) checkRoots(sp Spec) error {
+	if len(s.opts.Roots) == 0 {
+		return nil
+	}
+	for _, f := range []struct{ field, path string }{{"spec.input", sp.Input}, {"spec.output", sp.Output}} {
+		if !filepath.IsAbs(f.path) {
+			return fmt.Errorf("%w: %s: %q must be an absolute path", ErrInvalid, f.field, f.path)
+		}
+		p := filepath.Clean(f.path)
+		// Resolve links in the part that exists, so a link cannot lead
+		// out of a root.
+		for dir := p; ; dir = filepath.Dir(dir) {
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				rest, _ := filepath.Rel(dir, p)
+				p = filepath.Join(real, rest)
+				break
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+		ok := false
+		for _, root := range s.opts.Roots {
+			if r, err := filepath.EvalSymlinks(root); err == nil {
+				root = r
+			}
+			if rel, err := filepath.Rel(root, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s: %q is outside the directories this server lets jobs use (%s; --job-roots)", ErrInvalid, f.field, f.path, strings.Join(s.opts.Roots, ", "))
+		}
+	}
+	return nil
 }
 
 // Start creates a run of a job now.
@@ -138,6 +184,9 @@ func Decode(raw json.RawMessage) (Spec, error) {
 func (s *Service) plan(ctx context.Context, j store.Job) (store.NewRun, error) {
 	sp, err := Decode(j.Spec)
 	if err != nil {
+		return store.NewRun{}, err
+	}
+	if err := s.checkRoots(sp); err != nil {
 		return store.NewRun{}, err
 	}
 	model, version, err := s.resolve(ctx, sp)

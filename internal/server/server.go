@@ -92,6 +92,9 @@ type Config struct {
 	NoJobWorker bool
 	// WorkerID names this process in shard claims; default host-pid.
 	WorkerID string
+	// JobRoots, when set, are the only directories batch jobs may read
+	// and write.
+	JobRoots []string
 	// JobLease is how long a claimed shard stays this worker's without a
 	// heartbeat; a dead worker's shards are claimed again after it.
 	JobLease time.Duration
@@ -215,7 +218,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent))
-	jobSvc := jobs.New(reg, jobs.Options{WorkerID: cfg.WorkerID, Lease: cfg.JobLease, Logger: log.With("component", "jobs")})
+	jobSvc := jobs.New(reg, jobs.Options{WorkerID: cfg.WorkerID, Lease: cfg.JobLease, Roots: cfg.JobRoots, Logger: log.With("component", "jobs")})
 	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Jobs: jobSvc})
 	controlAPI.Register(mux)
 	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))

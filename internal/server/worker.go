@@ -19,7 +19,7 @@ import (
 func runWorker(ctx context.Context, cfg Config, db *store.DB, blobs *artifact.Store) error {
 	log := cfg.Logger
 	reg := registry.New(db, blobs, Formats(cfg.ONNXRuntimeLib, log), registry.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, ModelMemory: cfg.ModelMemory})
-	svc := jobs.New(reg, jobs.Options{WorkerID: cfg.WorkerID, Lease: cfg.JobLease, Logger: log})
+	svc := jobs.New(reg, jobs.Options{WorkerID: cfg.WorkerID, Lease: cfg.JobLease, Roots: cfg.JobRoots, Logger: log})
 	log.Info("sluice worker running", "role", cfg.Role, "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String())
 	start := time.Now()
 	err := svc.Run(ctx)
