@@ -265,3 +265,46 @@ func TestBatchKillAndResumeCLI(t *testing.T) {
 		t.Fatalf("resumed output (%d bytes) differs from the uninterrupted run's (%d bytes)", len(got), len(want))
 	}
 }
+
+// TestJobSubmitCLI: a kind: Job file with a schedule, and bad submissions
+// answered with 4xx naming the field.
+func TestJobSubmitCLI(t *testing.T) {
+	s := startServer(t)
+	s.cli(t, "model", "push", "bc", filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json"))
+	in := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.csv")
+	spec := filepath.Join(t.TempDir(), "job.yaml")
+	must(t, os.WriteFile(spec, []byte(`apiVersion: sluice.dev/v1
+kind: Job
+metadata:
+  name: nightly
+spec:
+  model: bc@latest
+  input: `+in+`
+  output: `+t.TempDir()+`
+  shards: 2
+  schedule: "0 2 * * *"
+`), 0o644), "writing job.yaml")
+	if out := s.cli(t, "job", "submit", "-f", spec); !strings.Contains(out, "job nightly created; next run at") {
+		t.Errorf("submit -f: %s", out)
+	}
+	var list []apiclient.Job
+	s.cliJSON(t, &list, "job", "list")
+	if len(list) != 1 || list[0].Spec.Schedule != "0 2 * * *" || list[0].NextRunAt.IsZero() || list[0].Spec.Shards != 2 {
+		t.Errorf("job list = %+v", list)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"job", "submit", "x", "--model", "bc", "--output", "/tmp/o"}, "spec.input: required"},
+		{[]string{"job", "submit", "x", "--model", "bc", "--input", in, "--output", "/tmp/o", "--schedule", "daily"}, "spec.schedule"},
+		{[]string{"job", "submit", "x", "--model", "bc", "--input", in, "--output", "/tmp/o", "--max-reject-rate", "2"}, "spec.maxRejectRate"},
+		{[]string{"job", "cancel", "nightly"}, "no run in progress"},
+		{[]string{"job", "show", "nope"}, "not found"},
+	} {
+		_, errOut, code := s.cliResult(c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("sluice %s: exit %d, %q; want exit 2 naming %q", strings.Join(c.args, " "), code, errOut, c.want)
+		}
+	}
+}
