@@ -75,6 +75,22 @@ func (v Value) Text() string {
 	return ""
 }
 
+// number returns a numeric value as a float64, NaN for other kinds.
+func (v Value) number() float64 {
+	switch v.Kind {
+	case KindFloat, kindF32:
+		return v.F
+	case KindInt:
+		return float64(v.I)
+	case KindBool:
+		if v.B {
+			return 1
+		}
+		return 0
+	}
+	return math.NaN()
+}
+
 // Plan says which input columns a run reads: the model's features, in the
 // model's order, and the kept columns (id first), in output order.
 type Plan struct {

@@ -22,7 +22,7 @@ func (r *run) process(ctx context.Context, c Chunk, f *Frame, lineWord string) (
 		nf := len(r.plan.Features)
 		for i := range f.Rows {
 			if s.idx[i] >= 0 {
-				r.opts.Observe(f.X[i*nf : (i+1)*nf])
+				r.opts.Observe(f.X[i*nf:(i+1)*nf], s.value(&r.preds[0], i).number())
 			}
 		}
 	}

@@ -92,10 +92,10 @@ type Options struct {
 	// instead of refusing to overwrite it.
 	Resume bool
 	// Observe, if set, is called with the features of every scored row
-	// (in the model's feature order), from several goroutines at once; a
-	// drift monitor counts them. A resumed run observes only the rows it
-	// scores itself.
-	Observe func(x []float32)
+	// (in the model's feature order) and its first prediction value (NaN
+	// when not a number), from several goroutines at once; a drift monitor
+	// counts them. A resumed run observes only the rows it scores itself.
+	Observe func(x []float32, prediction float64)
 	// CommitInterval is the least time between two checkpoints (each
 	// one fsyncs the outputs); a crash loses at most this much work.
 	// 0 means one second; negative means after every chunk.

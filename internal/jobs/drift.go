@@ -63,8 +63,8 @@ func newMonitor(b *drift.Baseline, m inference.Model) (*monitorDrift, error) {
 	return md, nil
 }
 
-// observe counts one scored row.
-func (m *monitorDrift) observe(x []float32) {
+// observe counts one scored row and its prediction.
+func (m *monitorDrift) observe(x []float32, prediction float64) {
 	vals := make([]float64, len(m.index))
 	for i, j := range m.index {
 		if j < 0 {
@@ -73,7 +73,7 @@ func (m *monitorDrift) observe(x []float32) {
 			vals[i] = float64(x[j])
 		}
 	}
-	m.w.Observe(m.at, drift.Row{Values: vals, Prediction: math.NaN()})
+	m.w.Observe(m.at, drift.Row{Values: vals, Prediction: prediction})
 }
 
 func (m *monitorDrift) report() DriftSummary {

@@ -25,6 +25,23 @@ type BaselineSource interface {
 	Baseline(ctx context.Context, model string, version int) (*drift.Baseline, error)
 }
 
+// versionBaseliner is a registry that stores versions' drift baselines;
+// VersionBaseline's error wraps store.ErrNotFound when a version has none.
+type versionBaseliner interface {
+	VersionBaseline(ctx context.Context, model string, version int) (*drift.Baseline, error)
+}
+
+// registryBaselines adapts a versionBaseliner to BaselineSource.
+type registryBaselines struct{ r versionBaseliner }
+
+func (b registryBaselines) Baseline(ctx context.Context, model string, version int) (*drift.Baseline, error) {
+	base, err := b.r.VersionBaseline(ctx, model, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return base, err
+}
+
 // Options configure a Service.
 type Options struct {
 	// WorkerID names this worker in shard claims; default host-pid.
@@ -72,6 +89,12 @@ func New(reg *registry.Service, opts Options) *Service {
 	}
 	if opts.FS == nil {
 		opts.FS = batch.LocalFS{}
+	}
+	if opts.Baselines == nil {
+		// A registry that keeps versions' baselines provides them.
+		if vb, ok := any(reg).(versionBaseliner); ok {
+			opts.Baselines = registryBaselines{vb}
+		}
 	}
 	return &Service{db: reg.Store(), reg: reg, opts: opts, log: opts.Logger}
 }
