@@ -30,7 +30,27 @@ type parquetInput struct {
 	end, base int64
 }
 
-func newParquetInput(f File, size int64, plan *Plan, pos Position, rng Range, chunkRows int) (*parquetInput, error) {
+// guardParquet runs fn, turning a panic into an error: the Parquet
+// library panics on some corrupt files (bad offsets in the footer or page
+// headers), and a bad input must never bring down a worker.
+func guardParquet(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("corrupt Parquet file: %v", r)
+		}
+	}()
+	return fn()
+}
+
+func newParquetInput(f File, size int64, plan *Plan, pos Position, rng Range, chunkRows int) (in *parquetInput, err error) {
+	err = guardParquet(func() error {
+		in, err = openParquetInput(f, size, plan, pos, rng, chunkRows)
+		return err
+	})
+	return in, err
+}
+
+func openParquetInput(f File, size int64, plan *Plan, pos Position, rng Range, chunkRows int) (*parquetInput, error) {
 	pf, err := parquet.OpenFile(f, size, parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("not a readable Parquet file: %w", err)
@@ -92,10 +112,18 @@ func (in *parquetInput) Progress() (int64, int64) {
 	return in.next, in.end
 }
 
-func (in *parquetInput) Next(ctx context.Context) (Chunk, error) {
+func (in *parquetInput) Next(ctx context.Context) (c Chunk, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	err = guardParquet(func() error {
+		c, err = in.nextChunk()
+		return err
+	})
+	return c, err
+}
+
+func (in *parquetInput) nextChunk() (Chunk, error) {
 	groups := in.pf.RowGroups()
 	for in.g < len(groups) && in.r >= groups[in.g].NumRows() {
 		in.base += groups[in.g].NumRows()
@@ -163,6 +191,10 @@ func (c *parquetChunk) readColumn(ci int, fn func(i int, v parquet.Value)) error
 }
 
 func (c *parquetChunk) Decode(f *Frame) error {
+	return guardParquet(func() error { return c.decode(f) })
+}
+
+func (c *parquetChunk) decode(f *Frame) error {
 	in := c.in
 	plan := in.plan
 	f.reset(len(plan.Features), len(plan.Keep))

@@ -32,11 +32,17 @@ func Split(ctx context.Context, fsys FS, path, format string, n int) ([]Range, e
 	defer f.Close()
 	total := size
 	if format == FormatParquet {
-		pf, err := parquet.OpenFile(f, size, parquet.SkipBloomFilters(true))
+		err := guardParquet(func() error {
+			pf, err := parquet.OpenFile(f, size, parquet.SkipBloomFilters(true))
+			if err != nil {
+				return err
+			}
+			total = pf.NumRows()
+			return nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: not a readable Parquet file: %w", path, err)
 		}
-		total = pf.NumRows()
 	}
 	// Every range but a lone whole-input one must end past 0 (End 0 means
 	// "to the end"), so a tiny input gets fewer shards than asked.
