@@ -38,3 +38,14 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Batch scoring throughput against XGBoost's own predictor (docs/benchmarks.md).
+bench-batch:
+	bench/batch/run.sh
+
+# Batch scoring memory on a large generated CSV (BATCH_ROWS rows; the
+# default, 25 million, is about 5.1 GB): peak RSS must stay flat, whatever
+# the file's size. Not part of CI.
+BATCH_ROWS ?= 25000000
+bench-batch-memory:
+	bench/batch/memory.sh $(BATCH_ROWS)

@@ -14,7 +14,7 @@ const module = "github.com/sluicehq/sluice/internal/"
 // plane, so the hot path cannot reach the store, the registry or the API.
 var dataPlane = []string{"inference", "oip", "traffic", "monitor", "gateway", "batch", "stream", "edge"}
 
-var controlPlane = []string{"store", "artifact", "audit", "auth", "registry", "analysis", "alert", "rollout", "federated", "api", "server", "cli", "manifest", "advise"}
+var controlPlane = []string{"store", "artifact", "audit", "auth", "registry", "analysis", "alert", "rollout", "federated", "jobs", "api", "server", "cli", "manifest", "advise"}
 
 func under(pkg string, roots []string) bool {
 	p := strings.TrimPrefix(pkg, module)

@@ -42,6 +42,7 @@ import (
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/inference"
 	"github.com/sluicehq/sluice/internal/inference/onnx"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/rollout"
 	"github.com/sluicehq/sluice/internal/signing"
@@ -68,6 +69,8 @@ type Options struct {
 	// Streams reports the stream pipelines this node runs; nil reports
 	// none.
 	Streams StreamStatus
+	// Jobs runs batch jobs; nil leaves out the job routes.
+	Jobs *jobs.Service
 }
 
 // API is the control API handler set.
@@ -120,6 +123,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerSecurity(mux)
 	a.registerRollouts(mux)
 	a.registerStreams(mux)
+	a.registerJobs(mux)
 	a.handle(mux, "/api/", auth.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fmt.Errorf("%w: no route %s %s", errNoRoute, r.Method, r.URL.Path))
 	})

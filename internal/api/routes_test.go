@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/auth"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/rollout"
 )
 
@@ -20,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata/routes.golden")
 // one as admin-only.
 func TestEveryRouteHasARole(t *testing.T) {
 	// A zero controller is enough to register the rollout routes.
-	a := New(nil, Options{Rollouts: &rollout.Controller{}})
+	a := New(nil, Options{Rollouts: &rollout.Controller{}, Jobs: &jobs.Service{}})
 	mux := http.NewServeMux()
 	a.Register(mux)
 	routes := a.Routes()

@@ -5,7 +5,9 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -416,4 +418,37 @@ func (c *Client) Facts(ctx context.Context, name string) (EndpointFacts, error) 
 	var out EndpointFacts
 	err := c.do(ctx, http.MethodGet, "/api/v1/endpoints/"+esc(name)+"/facts", nil, &out)
 	return out, err
+}
+
+// Artifact downloads a version's model file (ref: a number, an alias or
+// "latest") and checks it against the digest the server announces.
+func (c *Client) Artifact(ctx context.Context, model, ref string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/models/"+esc(model)+"/versions/"+esc(ref)+"/artifact", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("calling Sluice at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
+			return nil, &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		return nil, &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("GET artifact of %s@%s: %s", model, ref, resp.Status)}
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("downloading %s@%s: %w", model, ref, err)
+	}
+	if d := strings.TrimPrefix(resp.Header.Get("Digest"), "sha-256="); d != "" {
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != d {
+			return nil, fmt.Errorf("downloading %s@%s: the artifact does not match its digest %s", model, ref, d)
+		}
+	}
+	return data, nil
 }

@@ -51,6 +51,11 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.StringVar(&cfg.AlertRules, "alert-rules", os.Getenv("SLUICE_ALERT_RULES"), "YAML file of alerting rules, webhooks and Alertmanagers (docs/monitoring.md; env SLUICE_ALERT_RULES)")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", "path of the ONNX Runtime shared library (env SLUICE_ONNXRUNTIME_LIB; fetch it with scripts/onnxruntime.sh)")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", os.Getenv("SLUICE_OTLP_ENDPOINT"), "send OpenTelemetry traces to this OTLP collector: http://host:4318 (OTLP/HTTP) or grpc://host:4317 (OTLP/gRPC); empty: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (env SLUICE_OTLP_ENDPOINT)")
+	f.StringVar(&cfg.Role, "role", envOr("SLUICE_ROLE", "all"), "all, or worker: only the batch job worker, claiming shards from the shared store (env SLUICE_ROLE)")
+	f.StringSliceVar(&cfg.JobRoots, "job-roots", splitList(os.Getenv("SLUICE_JOB_ROOTS")), "directories batch jobs may read inputs from and write outputs to, comma-separated; empty: any path the server can reach (env SLUICE_JOB_ROOTS)")
+	f.BoolVar(&cfg.NoJobWorker, "no-job-worker", false, "do not score batch shards in this process (run --role worker processes instead)")
+	f.StringVar(&cfg.WorkerID, "worker-id", os.Getenv("SLUICE_WORKER_ID"), "name of this process in batch shard claims (default host-pid; env SLUICE_WORKER_ID)")
+	f.DurationVar(&cfg.JobLease, "job-lease", 30*time.Second, "how long a claimed batch shard stays this worker's without a heartbeat; a dead worker's shards are claimed again after it")
 	f.StringVar(logLevel, "log-level", envOr("SLUICE_LOG_LEVEL", "info"), "debug, info, warn or error (env SLUICE_LOG_LEVEL)")
 	f.StringVar(logFormat, "log-format", envOr("SLUICE_LOG_FORMAT", "text"), "text or json (env SLUICE_LOG_FORMAT)")
 	securityFlags(cmd, cfg)
@@ -297,4 +302,15 @@ func exampleInstance(in inference.TensorSpec, csvPath string) map[string]any {
 		}
 	}
 	return inst
+}
+
+// splitList splits a comma-separated environment value, dropping empties.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

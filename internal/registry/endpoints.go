@@ -470,6 +470,9 @@ func (s *Service) buildEndpoint(ctx context.Context, name string, sp EndpointSpe
 // moves (another node changed something), until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	if err := s.Sync(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a shutdown, not a failure
+		}
 		return fmt.Errorf("building the first routing table: %w", err)
 	}
 	t := time.NewTicker(interval)

@@ -400,3 +400,18 @@ func withBatching(m inference.Model, params map[string]string) inference.Model {
 	}
 	return batching.Wrap(m, cfg)
 }
+
+// LoadOptionsFor returns the load options a stored version is loaded with:
+// its runtime parameters and, when the user gave the signature at push,
+// that signature. Batch scoring loads versions fetched from a server with
+// it, so they behave as they do when served.
+func LoadOptionsFor(signature json.RawMessage, params map[string]string) (inference.LoadOptions, error) {
+	var sig *inference.Signature
+	if params[paramSignature] == "user" && len(signature) > 0 {
+		sig = new(inference.Signature)
+		if err := json.Unmarshal(signature, sig); err != nil {
+			return inference.LoadOptions{}, fmt.Errorf("decoding stored signature: %w", err)
+		}
+	}
+	return loadOptions(sig, params)
+}

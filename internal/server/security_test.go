@@ -33,6 +33,7 @@ import (
 	"github.com/sluicehq/sluice/internal/api"
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/auth"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/oip/oippb"
 )
 
@@ -177,7 +178,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := api.New(nil, api.Options{})
+	a := api.New(nil, api.Options{Jobs: &jobs.Service{}})
 	a.Register(http.NewServeMux())
 	client := &http.Client{}
 	for _, rt := range a.Routes() {

@@ -25,6 +25,7 @@ import (
 	"github.com/sluicehq/sluice/internal/artifact"
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/gateway"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/tracing"
 	"github.com/sluicehq/sluice/internal/oip"
@@ -104,6 +105,22 @@ type Config struct {
 	// leaves it to the OTEL_EXPORTER_OTLP_* environment variables, and
 	// tracing is off when they are unset too (docs/tracing.md).
 	OTLPEndpoint string
+	// Role is "all" (the default: every part) or "worker" (only the batch
+	// job worker, which claims shards from the shared store and serves
+	// nothing).
+	Role string
+	// NoJobWorker keeps a role "all" server from scoring batch shards
+	// itself (it still plans runs and serves the job API), for deployments
+	// whose workers run apart.
+	NoJobWorker bool
+	// WorkerID names this process in shard claims; default host-pid.
+	WorkerID string
+	// JobRoots, when set, are the only directories batch jobs may read
+	// and write.
+	JobRoots []string
+	// JobLease is how long a claimed shard stays this worker's without a
+	// heartbeat; a dead worker's shards are claimed again after it.
+	JobLease time.Duration
 	// Logger receives the server's logs.
 	Logger *slog.Logger
 }
@@ -143,7 +160,16 @@ func (c *Config) Defaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 2 * time.Minute
 	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
 }
+
+// Roles a server process can take.
+const (
+	RoleAll    = "all"
+	RoleWorker = "worker"
+)
 
 // Run serves until ctx ends, then drains. ready, if not nil, is called with
 // the listening address once the server accepts requests.
@@ -151,6 +177,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	cfg.Defaults()
 	log := cfg.Logger
 	start := time.Now()
+	if cfg.Role != RoleAll && cfg.Role != RoleWorker {
+		return fmt.Errorf("--role: %q is not one of all, worker", cfg.Role)
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
@@ -167,6 +196,10 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	blobs, err := artifact.Open(filepath.Join(cfg.DataDir, "artifacts"))
 	if err != nil {
 		return fmt.Errorf("opening artifact directory: %w", err)
+	}
+
+	if cfg.Role == RoleWorker {
+		return runWorker(ctx, cfg, db, blobs)
 	}
 
 	sec, err := setupSecurity(ctx, cfg, db, log)
@@ -237,7 +270,8 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mux.Handle("GET /metrics", metricsHandler(dp, gw, reg, recent, plog, streamMetrics.Collectors()...))
-	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Alerts: alerts, Streams: streamRunner})
+	jobSvc := jobs.New(reg, jobs.Options{WorkerID: cfg.WorkerID, Lease: cfg.JobLease, Roots: cfg.JobRoots, Logger: log.With("component", "jobs")})
+	controlAPI := api.New(reg, api.Options{Logger: log, Version: version.String(), DataPlane: dp, PredictionLogDir: plogDir, AuditKeys: sec.keys, Rollouts: rollouts, Alerts: alerts, Streams: streamRunner, Jobs: jobSvc})
 	controlAPI.Register(mux)
 	handler := refuseEncodedBodies(sec.authn.Middleware(mux, controlAPI.RoleOf(mux)))
 	if sec.tls != nil && sec.tls.ClientCAs != nil {
@@ -307,6 +341,9 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	g.Go(func() error { return reg.Run(gctx, cfg.PollInterval) })
 	g.Go(func() error { return rollouts.Run(gctx) })
+	if !cfg.NoJobWorker {
+		g.Go(func() error { return jobSvc.Run(gctx) })
+	}
 	g.Go(func() error { return gw.Run(gctx) })
 	g.Go(func() error { return streamRunner.Run(gctx) })
 	if cfg.FeedbackTopic != "" {

@@ -22,7 +22,7 @@ type conformanceTest struct {
 }
 
 // conformanceTests lists every test of the suite, one slice per concern.
-var conformanceTests = slices.Concat(migrationTests, versionTests, aliasTests, endpointTests, banditTests, artifactTests, auditTests, rolloutTests, streamTests)
+var conformanceTests = slices.Concat(migrationTests, versionTests, aliasTests, endpointTests, banditTests, artifactTests, auditTests, rolloutTests, streamTests, jobTests)
 
 type backend struct {
 	name string

@@ -265,9 +265,15 @@ spec:
     - analysis: {duration: 10m}
 `))
 	waitPhase(t, s, "drift", 20*time.Second, rollout.Progressing)
-	deadline := time.Now().Add(20 * time.Second)
-	for servingSpec(t, s).Traffic == nil && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond) // the first step's weights
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var v apiclient.RolloutView
+		s.cliJSON(t, &v, "rollout", "status", "drift")
+		if v.Rollout.Status.Weight == 50 {
+			break // the first step's weights are in place
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the candidate never got its 50%%: %+v", v.Rollout.Status)
+		}
 	}
 	s.cli(t, "predict", "bc", "--csv", filepath.Join(root, "examples", "monitoring", "breast_cancer_shifted.csv"),
 		"--ignore", "target", "--header-column", "X-Site=site")

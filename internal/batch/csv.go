@@ -1,0 +1,362 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// csvInput reads a CSV file with a header line.
+type csvInput struct {
+	f     File
+	cols  []string
+	comma byte
+	plan  *Plan
+	role  []int // per input column: feature j (>= 0), kept k (-k-2), or -1
+	fr    textFramer
+}
+
+func newCSVInput(f File, size int64, path string, plan *Plan, pos Position, rng Range, chunkRows int) (*csvInput, error) {
+	comma := byte(',')
+	if strings.EqualFold(filepath.Ext(path), ".tsv") {
+		comma = '\t'
+	}
+	hdr, first, firstLine, err := readFirstRecord(f)
+	if err != nil {
+		return nil, err
+	}
+	r := csv.NewReader(bytes.NewReader(hdr))
+	r.Comma = rune(comma)
+	cols, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("header line: %w", err)
+	}
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	if len(cols) > 0 {
+		cols[0] = strings.TrimPrefix(cols[0], "\ufeff")
+	}
+	in := &csvInput{f: f, cols: cols, comma: comma, plan: plan}
+	if in.role, err = columnRoles(cols, plan); err != nil {
+		return nil, err
+	}
+	in.fr = textFramer{f: f, quotes: true, rows: chunkRows, end: rng.End, size: size}
+	if pos.Offset > 0 {
+		in.fr.pos, in.fr.line = pos.Offset, pos.Line
+		if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
+			return nil, err
+		}
+	} else if err := in.fr.seekRecord(first, firstLine, rng.Start); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// columnRoles maps each input column to the feature or kept column it
+// feeds, and names every planned column the input lacks.
+func columnRoles(cols []string, plan *Plan) ([]int, error) {
+	role := make([]int, len(cols))
+	idx := make(map[string]int, len(cols))
+	for i, c := range cols {
+		role[i] = -1
+		if _, dup := idx[c]; !dup {
+			idx[c] = i
+		}
+	}
+	var missing []string
+	for j, name := range plan.Features {
+		i, ok := idx[name]
+		if !ok {
+			missing = append(missing, name)
+			continue
+		}
+		role[i] = j
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the input has no column for the model's feature(s) %s (input columns: %s)", quoteList(missing, 8), quoteList(cols, 12))
+	}
+	for k, name := range plan.Keep {
+		i, ok := idx[name]
+		if !ok {
+			return nil, fmt.Errorf("kept column %q is not in the input (input columns: %s)", name, quoteList(cols, 12))
+		}
+		if role[i] != -1 {
+			// A kept column that is also a feature: read it twice.
+			continue
+		}
+		role[i] = -k - 2
+	}
+	return role, nil
+}
+
+func quoteList(xs []string, n int) string {
+	var b strings.Builder
+	for i, x := range xs {
+		if i == n {
+			fmt.Fprintf(&b, ", ... (%d more)", len(xs)-n)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(x))
+	}
+	return b.String()
+}
+
+func (in *csvInput) Columns() []string { return in.cols }
+func (in *csvInput) Close() error      { return in.f.Close() }
+func (in *csvInput) Progress() (int64, int64) {
+	return in.fr.pos, in.fr.size
+}
+
+func (in *csvInput) Next(ctx context.Context) (Chunk, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := in.fr.next()
+	if err != nil {
+		return nil, err
+	}
+	return &csvChunk{in: in, c: c}, nil
+}
+
+type csvChunk struct {
+	in *csvInput
+	c  textChunk
+}
+
+func (c *csvChunk) End() Position { return c.c.end }
+
+// keptIndex lists, for kept columns that are also features, the input
+// column to copy from.
+func (in *csvInput) keptAlsoFeature() map[int]int {
+	m := map[int]int{}
+	for k, name := range in.plan.Keep {
+		for i, col := range in.cols {
+			if col == name && in.role[i] >= 0 {
+				m[k] = i
+			}
+		}
+	}
+	return m
+}
+
+func (c *csvChunk) Decode(f *Frame) error {
+	in := c.in
+	plan := in.plan
+	f.reset(len(plan.Features), len(plan.Keep))
+	dual := in.keptAlsoFeature()
+	if len(dual) == 0 && bytes.IndexByte(c.c.data, '"') < 0 {
+		c.decodeUnquoted(f)
+		return nil
+	}
+	var fields []string
+	c.c.records(true, func(rec []byte, line int64) {
+		x := f.addRow(line)
+		row := f.Rows - 1
+		var err error
+		fields, err = splitCSV(rec, in.comma, fields[:0])
+		if err != nil {
+			f.reject("malformed CSV record: " + err.Error())
+			return
+		}
+		if len(fields) != len(in.cols) {
+			f.reject(fmt.Sprintf("has %d fields, the header has %d", len(fields), len(in.cols)))
+		}
+		for i, s := range fields {
+			if i >= len(in.role) {
+				break
+			}
+			switch r := in.role[i]; {
+			case r >= 0:
+				v, why := parseFeature(strings.TrimSpace(s), plan.AllowMissing, plan.Features[r])
+				if why != "" {
+					f.reject(why)
+				}
+				x[r] = v
+			case r <= -2:
+				f.Kept[-r-2][row] = textValue(strings.Clone(s))
+			}
+		}
+		for k, i := range dual {
+			if i < len(fields) {
+				f.Kept[k][row] = textValue(strings.Clone(fields[i]))
+			}
+		}
+	})
+	return nil
+}
+
+// splitCSV splits one record into fields. A record without quotes is split
+// on comma directly; one with quotes goes through encoding/csv.
+func splitCSV(rec []byte, comma byte, dst []string) ([]string, error) {
+	if bytes.IndexByte(rec, '"') < 0 {
+		s := unsafeString(rec)
+		for {
+			i := strings.IndexByte(s, comma)
+			if i < 0 {
+				return append(dst, s), nil
+			}
+			dst = append(dst, s[:i])
+			s = s[i+1:]
+		}
+	}
+	r := csv.NewReader(bytes.NewReader(rec))
+	r.Comma = rune(comma)
+	r.FieldsPerRecord = -1
+	fields, err := r.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, pe.Err
+		}
+		return nil, err
+	}
+	return append(dst, fields...), nil
+}
+
+// decodeUnquoted is Decode for a chunk without quotes, the common case: one
+// pass over the bytes that splits records and fields and parses numbers
+// without building a slice of fields.
+func (c *csvChunk) decodeUnquoted(f *Frame) {
+	in := c.in
+	plan := in.plan
+	data, line := c.c.data, c.c.startLine
+	comma := in.comma
+	for len(data) > 0 {
+		var rec []byte
+		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+			rec, data = data[:nl], data[nl+1:]
+		} else {
+			rec, data = data, nil
+		}
+		if n := len(rec); n > 0 && rec[n-1] == '\r' {
+			rec = rec[:n-1]
+		}
+		if isBlank(rec) {
+			line++
+			continue
+		}
+		x := f.addRow(line)
+		row := f.Rows - 1
+		line++
+		if n := bytes.Count(rec, []byte{comma}) + 1; n != len(in.cols) {
+			f.reject(fmt.Sprintf("has %d fields, the header has %d", n, len(in.cols)))
+		}
+		col := 0
+		for start := 0; ; col++ {
+			r := -1
+			if col < len(in.role) {
+				r = in.role[col]
+			}
+			end := start
+			if r >= 0 {
+				// Parse while looking for the comma; fall back to the
+				// general parser for anything but plain decimals.
+				v, e, ok := scanDecimal(rec, start, comma)
+				end = e
+				if ok {
+					x[r] = float32(v)
+				} else {
+					field := trimSpaceBytes(rec[start:end])
+					v, why := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
+					if why != "" {
+						f.reject(why)
+					}
+					x[r] = v
+				}
+			} else {
+				if i := bytes.IndexByte(rec[start:], comma); i >= 0 {
+					end = start + i
+				} else {
+					end = len(rec)
+				}
+				if r <= -2 {
+					f.Kept[-r-2][row] = textValue(string(rec[start:end]))
+				}
+			}
+			if end >= len(rec) {
+				break
+			}
+			start = end + 1
+		}
+	}
+}
+
+// scanDecimal parses a plain decimal number ("-12.5", "0.07871", "3") at
+// rec[start:], up to the next comma, and returns it with the comma's index
+// (or len(rec)). ok is false when the field is anything else (exponent,
+// spaces, too many digits, empty): end is still the field's end, and the
+// caller parses the field the general way.
+func scanDecimal(rec []byte, start int, comma byte) (v float64, end int, ok bool) {
+	i, n := start, len(rec)
+	neg := false
+	if i < n && rec[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for ; i < n; i++ {
+		c := rec[i]
+		if d := c - '0'; d <= 9 {
+			mant = mant*10 + uint64(d)
+			digits++
+			continue
+		}
+		if c == '.' && frac < 0 {
+			frac = digits
+			continue
+		}
+		break
+	}
+	if i < n && rec[i] != comma {
+		// Not a plain decimal: find the field's end for the caller.
+		if j := bytes.IndexByte(rec[i:], comma); j >= 0 {
+			return 0, i + j, false
+		}
+		return 0, n, false
+	}
+	if digits == 0 || digits > 19 || mant > 1<<53 {
+		return 0, i, false
+	}
+	f := float64(mant)
+	if frac >= 0 && mant != 0 {
+		exp := digits - frac
+		if exp > 22 {
+			return 0, i, false
+		}
+		f /= pow10[exp]
+	}
+	if neg {
+		f = -f
+	}
+	return f, i, true
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func trimSpaceBytes(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

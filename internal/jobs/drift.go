@@ -1,0 +1,111 @@
+package jobs
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/monitor/drift"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// DriftSummary is a run's (or a shard's) input drift against the model
+// version's baseline, or why there is none.
+type DriftSummary struct {
+	// Baseline is true when the version has a baseline to compare with.
+	Baseline bool `json:"baseline"`
+	// Message says why drift was not computed, when it was not.
+	Message string `json:"message,omitempty"`
+	// Drifted is true when any shard's input drifted.
+	Drifted bool `json:"drifted,omitempty"`
+	// Shards holds each shard's report, by shard index.
+	Shards []*drift.Report `json:"shards,omitempty"`
+	// Report is a shard's own report (in a shard's record).
+	Report *drift.Report `json:"report,omitempty"`
+}
+
+// monitorDrift counts a shard's rows on the baseline's bins.
+type monitorDrift struct {
+	w     *drift.Window
+	index []int // model feature index for each baseline feature, -1 if absent
+	at    time.Time
+}
+
+// windowSpan is a window longer than any shard, so one shard's rows all
+// fall in it.
+const windowSpan = 100 * 365 * 24 * time.Hour
+
+func newMonitor(b *drift.Baseline, m inference.Model) (*monitorDrift, error) {
+	sig := m.Signature()
+	in, ok := sig.TabularInput()
+	if !ok {
+		return nil, fmt.Errorf("the model has no tabular input")
+	}
+	pos := map[string]int{}
+	for i, f := range in.Features {
+		pos[f.Name] = i
+	}
+	md := &monitorDrift{at: time.Now()}
+	for _, d := range b.Features {
+		i, ok := pos[d.Name]
+		if !ok {
+			i = -1
+		}
+		md.index = append(md.index, i)
+	}
+	w, err := drift.NewWindow(b, drift.WindowOptions{Size: windowSpan, Slots: 1})
+	if err != nil {
+		return nil, err
+	}
+	md.w = w
+	return md, nil
+}
+
+// observe counts one scored row and its prediction.
+func (m *monitorDrift) observe(x []float32, prediction float64) {
+	vals := make([]float64, len(m.index))
+	for i, j := range m.index {
+		if j < 0 {
+			vals[i] = math.NaN()
+		} else {
+			vals[i] = float64(x[j])
+		}
+	}
+	m.w.Observe(m.at, drift.Row{Values: vals, Prediction: prediction})
+}
+
+func (m *monitorDrift) report() DriftSummary {
+	return DriftSummary{Baseline: true, Report: m.w.Report(m.at)}
+}
+
+// summary builds a run's drift from its shards' records when the last
+// shard completes.
+func (s *Service) summary(run store.JobRun) store.RunSummary {
+	return func(shards []store.Shard) json.RawMessage {
+		out := DriftSummary{}
+		for _, sh := range shards {
+			var d DriftSummary
+			if len(sh.Drift) == 0 || json.Unmarshal(sh.Drift, &d) != nil {
+				continue
+			}
+			if d.Message != "" && out.Message == "" {
+				out.Message = d.Message
+			}
+			if d.Report != nil {
+				out.Baseline = true
+				out.Drifted = out.Drifted || d.Report.Drifted
+			}
+			out.Shards = append(out.Shards, d.Report)
+		}
+		if !out.Baseline {
+			out.Shards = nil
+			if out.Message == "" {
+				out.Message = fmt.Sprintf("no baseline is stored for %s@%d, so input drift was not computed", run.Model, run.Version)
+			}
+		}
+		b, _ := json.Marshal(out)
+		return b
+	}
+}
