@@ -117,11 +117,7 @@ func (c *Client) send(req *http.Request, out any) error {
 		return fmt.Errorf("reading answer from %s: %w", c.base, err)
 	}
 	if resp.StatusCode >= 300 {
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
-		}
-		return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(data))}
+		return answerError(req, resp, data)
 	}
 	if out == nil {
 		return nil
@@ -385,20 +381,32 @@ func (c *Client) Logs(ctx context.Context, endpoint string, query url.Values) (i
 	if err != nil {
 		return nil, err
 	}
+	return c.open(req)
+}
+
+// open sends req and returns the answer's body for the caller to read and
+// close; a failed answer is an error, as for every other call.
+func (c *Client) open(req *http.Request) (io.ReadCloser, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("calling Sluice at %s: %w", c.base, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return nil, &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
-		}
-		return nil, &Error{Status: resp.StatusCode, Code: CodeInternal, Message: string(data)}
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return nil, answerError(req, resp, data)
 	}
 	return resp.Body, nil
+}
+
+// answerError is the error for a failed answer: the API's error body when
+// it sent one, else the request, the status and what the body said.
+func answerError(req *http.Request, resp *http.Response, data []byte) error {
+	var eb ErrorBody
+	if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
+		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(data))}
 }
 
 // PutEndpoint creates or replaces an endpoint's spec (idempotent); with
@@ -434,11 +442,7 @@ func (c *Client) Artifact(ctx context.Context, model, ref string) ([]byte, error
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return nil, &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
-		}
-		return nil, &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("GET artifact of %s@%s: %s", model, ref, resp.Status)}
+		return nil, answerError(req, resp, data)
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
