@@ -138,6 +138,23 @@ func newEndpointShowCmd(e *env) *cobra.Command {
 					fmt.Fprintf(e.stdout, "Error:       %s\n", ep.Error)
 				}
 				fmt.Fprintf(e.stdout, "Infer:       POST %s/v2/models/%s/infer\nPredict:     POST %s/v1/endpoints/%s:predict\n", c.Base(), ep.Name, c.Base(), ep.Name)
+				if ep.Spec.Auth == "token" {
+					fmt.Fprintln(e.stdout, "Auth:        inference needs a token")
+				}
+				if ep.Spec.Approval == "required" {
+					fmt.Fprintln(e.stdout, "Approval:    rollouts wait for a second person")
+				}
+				if p := ep.Spec.Protection; p != nil {
+					b, _ := yaml.Marshal(p)
+					fmt.Fprintf(e.stdout, "Protection:\n%s", indent(string(b), "  "))
+				}
+				if m := ep.Spec.Monitoring; m != nil && m.Sensitive != nil {
+					by := "header " + m.Sensitive.Header
+					if m.Sensitive.Feature != "" {
+						by = "feature " + m.Sensitive.Feature
+					}
+					fmt.Fprintf(e.stdout, "Fairness:    groups by %s\n", by)
+				}
 				if r := ep.Spec.Rolling; r != nil {
 					fmt.Fprintf(e.stdout, "Rolling:     %d → %d, step %d of %d, %s", r.From, r.To, r.Step, r.Steps, r.State)
 					if r.Reason != "" {
