@@ -76,6 +76,9 @@ for ((i = 0; ; i++)); do
   sleep 0.1
 done
 
+# The first start wrote an admin token into the data directory.
+SLUICE_TOKEN=$(cat "$DATA/admin.token")
+export SLUICE_TOKEN
 sluice() { "$SLUICE_BIN" "$@" >&2; }
 for u in "$STABLE_URL" "$CANARY_URL" "$SHADOW_URL"; do
   sluice model push m --format http --url "$u/v2/models/m" --signature "$DATA/signature.json"
