@@ -123,20 +123,7 @@ func (db *DB) ListApprovals(ctx context.Context, status string) ([]Approval, err
 		q += ` WHERE status = ?`
 		args = append(args, status)
 	}
-	rows, err := db.r().query(ctx, q+` ORDER BY created_at DESC, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing approvals: %w", err)
-	}
-	defer rows.Close()
-	var out []Approval
-	for rows.Next() {
-		a, err := scanApproval(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing approvals: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r(), "approvals", scanApproval, q+` ORDER BY created_at DESC, id`, args...)
 }
 
 // DecideApproval approves or rejects a pending request as the actor in ctx.

@@ -116,21 +116,9 @@ func getEndpoint(ctx context.Context, r runner, name string, lock bool) (Endpoin
 
 // ListEndpoints returns every endpoint, sorted by name.
 func (db *DB) ListEndpoints(ctx context.Context) ([]Endpoint, error) {
-	rows, err := db.r().query(ctx, `SELECT `+endpointColumns+` FROM endpoints`)
+	eps, err := queryAll(ctx, db.r(), "endpoints", scanEndpoint, `SELECT `+endpointColumns+` FROM endpoints`)
 	if err != nil {
-		return nil, fmt.Errorf("listing endpoints: %w", err)
-	}
-	defer rows.Close()
-	var eps []Endpoint
-	for rows.Next() {
-		ep, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing endpoints: %w", err)
-		}
-		eps = append(eps, ep)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing endpoints: %w", err)
+		return nil, err
 	}
 	sort.Slice(eps, func(i, j int) bool { return eps[i].Name < eps[j].Name })
 	return eps, nil

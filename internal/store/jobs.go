@@ -199,20 +199,7 @@ func getJob(ctx context.Context, r runner, name string, lock bool) (Job, error) 
 
 // ListJobs returns every job, by name.
 func (db *DB) ListJobs(ctx context.Context) ([]Job, error) {
-	rows, err := db.r().query(ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("listing jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing jobs: %w", err)
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db.r(), "jobs", scanJob, `SELECT `+jobColumns+` FROM jobs ORDER BY name`)
 }
 
 // DueJobs returns the scheduled jobs whose next run is due at now.

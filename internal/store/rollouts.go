@@ -142,21 +142,9 @@ func (db *DB) ListRollouts(ctx context.Context, endpoint string) ([]Rollout, err
 	if endpoint != "" {
 		q, args = q+` WHERE endpoint = ?`, append(args, endpoint)
 	}
-	rows, err := db.r().query(ctx, q, args...)
+	out, err := queryAll(ctx, db.r(), "rollouts", scanRollout, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing rollouts: %w", err)
-	}
-	defer rows.Close()
-	var out []Rollout
-	for rows.Next() {
-		ro, err := scanRollout(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing rollouts: %w", err)
-		}
-		out = append(out, ro)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing rollouts: %w", err)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

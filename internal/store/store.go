@@ -211,3 +211,25 @@ func isUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// queryAll runs q and scans each row with scan; what names the list in
+// errors ("listing endpoints: ...").
+func queryAll[T any](ctx context.Context, r runner, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := r.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing %s: %w", what, err)
+	}
+	return out, nil
+}

@@ -93,21 +93,9 @@ func getStream(ctx context.Context, r runner, name string, lock bool) (Stream, e
 
 // ListStreams returns every stream, sorted by name.
 func (db *DB) ListStreams(ctx context.Context) ([]Stream, error) {
-	rows, err := db.r().query(ctx, `SELECT `+streamColumns+` FROM streams`)
+	out, err := queryAll(ctx, db.r(), "streams", scanStream, `SELECT `+streamColumns+` FROM streams`)
 	if err != nil {
-		return nil, fmt.Errorf("listing streams: %w", err)
-	}
-	defer rows.Close()
-	var out []Stream
-	for rows.Next() {
-		st, err := scanStream(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing streams: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing streams: %w", err)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

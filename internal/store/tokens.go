@@ -175,21 +175,9 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (Token, error) {
 
 // ListTokens returns every token record, sorted by name.
 func (db *DB) ListTokens(ctx context.Context) ([]Token, error) {
-	rows, err := db.r().query(ctx, `SELECT `+tokenColumns+` FROM api_tokens`)
+	out, err := queryAll(ctx, db.r(), "tokens", scanToken, `SELECT `+tokenColumns+` FROM api_tokens`)
 	if err != nil {
-		return nil, fmt.Errorf("listing tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing tokens: %w", err)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
