@@ -3,10 +3,13 @@ package batch
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/bits"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -248,9 +251,10 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 		x := f.addRow(line)
 		row := f.Rows - 1
 		line++
-		if n := bytes.Count(rec, []byte{comma}) + 1; n != len(in.cols) {
-			f.reject(fmt.Sprintf("has %d fields, the header has %d", n, len(in.cols)))
-		}
+		// The bytes after the record (its line end, the next records) let
+		// short fields be read eight bytes at a time.
+		ext := rec[:cap(rec)]
+		why := ""
 		col := 0
 		for start := 0; ; col++ {
 			r := -1
@@ -261,15 +265,21 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 			if r >= 0 {
 				// Parse while looking for the comma; fall back to the
 				// general parser for anything but plain decimals.
-				v, e, ok := scanDecimal(rec, start, comma)
-				end = e
-				if ok {
-					x[r] = float32(v)
+				if start+8 <= len(ext) {
+					v, l, ok := scan8(binary.LittleEndian.Uint64(ext[start:]), len(rec)-start)
+					if end = start + l; ok && (end == len(rec) || rec[end] == comma) {
+						x[r] = v
+						goto next
+					}
+				}
+				if v, e, ok := scanDecimal(rec, start, comma); ok {
+					x[r], end = v, e
 				} else {
+					end = e
 					field := trimSpaceBytes(rec[start:end])
-					v, why := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
-					if why != "" {
-						f.reject(why)
+					v, w := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
+					if w != "" && why == "" {
+						why = w
 					}
 					x[r] = v
 				}
@@ -283,10 +293,17 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 					f.Kept[-r-2][row] = textValue(string(rec[start:end]))
 				}
 			}
+		next:
 			if end >= len(rec) {
 				break
 			}
 			start = end + 1
+		}
+		if n := col + 1; n != len(in.cols) {
+			f.reject(fmt.Sprintf("has %d fields, the header has %d", n, len(in.cols)))
+		}
+		if why != "" {
+			f.reject(why)
 		}
 	}
 }
@@ -296,12 +313,23 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 // (or len(rec)). ok is false when the field is anything else (exponent,
 // spaces, too many digits, empty): end is still the field's end, and the
 // caller parses the field the general way.
-func scanDecimal(rec []byte, start int, comma byte) (v float64, end int, ok bool) {
+func scanDecimal(rec []byte, start int, comma byte) (v float32, end int, ok bool) {
 	i, n := start, len(rec)
 	neg := false
 	if i < n && rec[i] == '-' {
 		neg = true
 		i++
+	}
+	// Most fields are short: parse eight bytes at once when the buffer
+	// holds them (bytes past the record are masked off).
+	if ext := rec[:cap(rec)]; i+8 <= len(ext) {
+		f, l, ok := scan8(binary.LittleEndian.Uint64(ext[i:]), n-i)
+		if ok && (i+l == n || rec[i+l] == comma) {
+			if neg {
+				f = -f
+			}
+			return f, i + l, true
+		}
 	}
 	var mant uint64
 	digits, frac := 0, -1
@@ -328,18 +356,41 @@ func scanDecimal(rec []byte, start int, comma byte) (v float64, end int, ok bool
 	if digits == 0 || digits > 19 || mant > 1<<53 {
 		return 0, i, false
 	}
-	f := float64(mant)
-	if frac >= 0 && mant != 0 {
-		exp := digits - frac
-		if exp > 22 {
+	exp := 0
+	if frac >= 0 {
+		if exp = digits - frac; exp > 22 {
 			return 0, i, false
 		}
-		f /= pow10[exp]
 	}
+	f := decimal32(mant, exp)
 	if neg {
 		f = -f
 	}
 	return f, i, true
+}
+
+// invPow10 holds the float64 nearest to each negative power of ten.
+var invPow10 = [...]float64{1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10,
+	1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22}
+
+// decimal32 returns m / 10^k as float32, equal to float32(float64(m) /
+// 1e k), the value a float64 parse narrowed to float32 gives, for m up to
+// 2^53 and k up to 22. It multiplies by the nearest float64 to 10^-k,
+// which is within two float64 ulps of the correctly rounded quotient, and
+// divides only when that product lies so near a float32 rounding boundary
+// that the two could narrow differently (a few in a hundred million). A
+// division costs several times a multiplication.
+func decimal32(m uint64, k int) float32 {
+	f := float64(m)
+	if k == 0 || m == 0 {
+		return float32(f)
+	}
+	p := f * invPow10[k]
+	// The low 29 bits are what float32 drops; 1<<28 is the midpoint.
+	if r := math.Float64bits(p) & (1<<29 - 1); r-(1<<28-16) <= 32 {
+		p = f / pow10[k]
+	}
+	return float32(p)
 }
 
 func isBlank(b []byte) bool {
@@ -359,4 +410,58 @@ func trimSpaceBytes(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// SWAR constants: one bit or mask per byte of a 64-bit word.
+const (
+	swarLow7 = 0x7F7F7F7F7F7F7F7F
+	swarHigh = 0x8080808080808080
+	swarLow4 = 0x0F0F0F0F0F0F0F0F
+)
+
+// scan8 parses a plain decimal of at most eight characters (digits and at
+// most one '.') from the little-endian word w, of which the first avail
+// bytes belong to the record. It returns the value and the number of
+// characters it used, which stop at the first other byte; ok is false when
+// they are not a number (no digit, two dots) or when all eight are digits
+// or dots, so the field may go on: the caller then checks the byte after.
+func scan8(w uint64, avail int) (v float32, n int, ok bool) {
+	lo := w & swarLow7
+	// Bit 7 of a byte is set where the byte is an ASCII digit...
+	digit := (lo + 0x5050505050505050) &^ (lo + 0x4646464646464646) &^ w & swarHigh
+	// ... or a dot (the exact zero-byte test on w XOR '.').
+	x := lo ^ 0x2E2E2E2E2E2E2E2E
+	dot := ^((x + swarLow7) | x) &^ w & swarHigh
+	bad := ^(digit | dot) & swarHigh
+	if avail < 8 {
+		bad |= swarHigh << (8 * max(avail, 0))
+	}
+	n = 8
+	if bad != 0 {
+		n = bits.TrailingZeros64(bad) >> 3
+	}
+	keep := uint64(1)<<(8*n) - 1 // all ones when n is 8
+	dot &= keep
+	if dot&(dot-1) != 0 {
+		return 0, n, false
+	}
+	digits, frac := n, 0
+	d := w & keep
+	if dot != 0 {
+		p := bits.TrailingZeros64(dot) >> 3
+		below := uint64(1)<<(8*p) - 1
+		d = d&below | (d>>8)&^below
+		digits--
+		frac = n - p - 1
+	}
+	if digits == 0 {
+		return 0, n, false
+	}
+	// Right-align the digits (leading zero bytes) and combine them in
+	// three multiplications: pairs, quadruples, then the eight.
+	d = (d & swarLow4) << (8 * (8 - digits))
+	d = (d * (10<<8 + 1)) >> 8
+	d = ((d & 0x00FF00FF00FF00FF) * (100<<16 + 1)) >> 16
+	m := ((d & 0x0000FFFF0000FFFF) * (10000<<32 + 1)) >> 32
+	return decimal32(uint64(uint32(m)), frac), n, true
 }

@@ -1,7 +1,9 @@
 package batch
 
 import (
+	"bytes"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -58,18 +60,25 @@ func TestScanDecimal(t *testing.T) {
 			continue
 		}
 		want, err := strconv.ParseFloat(field, 64)
-		if err != nil || math.Float64bits(v) != math.Float64bits(want) && !(v == 0 && want == 0) {
+		if err != nil || math.Float32bits(v) != math.Float32bits(float32(want)) && !(v == 0 && want == 0) {
 			t.Errorf("scanDecimal(%q) = %v; strconv says %v, %v", field, v, want, err)
 		}
 	}
 }
 
 func FuzzScanDecimal(f *testing.F) {
-	for _, s := range []string{"17.99", "-0.5", "1e5", "00.10", "."} {
-		f.Add(s)
+	for _, s := range []string{"17.99", "-0.5", "1e5", "00.10", ".", "0.006399", "12345678", "1234567.8", "123456789"} {
+		f.Add(s, "")
+		f.Add(s, "1234567.9")
 	}
-	f.Fuzz(func(t *testing.T, field string) {
-		rec := []byte(field + ",1")
+	f.Fuzz(func(t *testing.T, field string, tail string) {
+		// The record's buffer goes on past it, as a chunk's does: the
+		// parser must not read the tail as part of the field.
+		buf := []byte(field + ",1" + tail)
+		rec := buf[:len(field)+2]
+		if len(tail) > 0 && tail[0]&1 == 1 {
+			rec = buf[:len(field)] // the field ends the record
+		}
 		v, end, ok := scanDecimal(rec, 0, ',')
 		if end > len(rec) || (end < len(rec) && rec[end] != ',') {
 			t.Fatalf("%q: end %d is not a field end", field, end)
@@ -78,8 +87,83 @@ func FuzzScanDecimal(f *testing.F) {
 			return
 		}
 		want, err := strconv.ParseFloat(string(rec[:end]), 64)
-		if err != nil || math.Float64bits(v) != math.Float64bits(want) && !(v == 0 && want == 0) {
+		if err != nil || math.Float32bits(v) != math.Float32bits(float32(want)) && !(v == 0 && want == 0) {
 			t.Fatalf("scanDecimal(%q) = %v; strconv says %v, %v", rec[:end], v, want, err)
 		}
 	})
+}
+
+// TestScanDecimalRandom compares the parser with strconv on random short
+// fields whose buffers go on with digits past the record.
+func TestScanDecimalRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "0123456789012345678901234567890123456789..-e,x "
+	for range 200_000 {
+		field := make([]byte, rng.IntN(12))
+		for k := range field {
+			field[k] = alphabet[rng.IntN(len(alphabet))]
+		}
+		buf := append(append([]byte{}, field...), "9876543.21"...)
+		rec := buf[:len(field)]
+		v, end, ok := scanDecimal(rec, 0, ',')
+		want := bytes.IndexByte(rec, ',')
+		if want < 0 {
+			want = len(rec)
+		}
+		if end != want {
+			t.Fatalf("%q: end %d; want %d", rec, end, want)
+		}
+		if !ok {
+			continue
+		}
+		w, err := strconv.ParseFloat(string(rec[:end]), 64)
+		if err != nil || math.Float32bits(v) != math.Float32bits(float32(w)) {
+			t.Fatalf("scanDecimal(%q) = %v; strconv says %v, %v", rec[:end], v, w, err)
+		}
+	}
+}
+
+func BenchmarkScanDecimal(b *testing.B) {
+	rec := []byte("17.99,10.38,122.8,1001.0,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871,1.095,0.9053,8.589,153.4,0.006399,0.04904\n")
+	rec = rec[:len(rec)-1]
+	for b.Loop() {
+		for i := 0; i < len(rec); {
+			_, end, _ := scanDecimal(rec, i, ',')
+			i = end + 1
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/16, "ns/number")
+}
+
+// TestDecimal32 checks the multiply-first quotient against the division
+// it stands for, on random mantissas and on values built to sit next to
+// float32 rounding boundaries.
+func TestDecimal32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(m uint64, k int) {
+		t.Helper()
+		want := float32(float64(m) / pow10[k])
+		if got := decimal32(m, k); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("decimal32(%d, %d) = %v; want %v", m, k, got, want)
+		}
+	}
+	for range 2_000_000 {
+		k := rng.IntN(23)
+		switch rng.IntN(3) {
+		case 0:
+			check(rng.Uint64N(100_000_000), k)
+		case 1:
+			check(rng.Uint64N(1<<53+1), k)
+		default:
+			// m/10^k next to a float32 midpoint: take a midpoint, scale it
+			// by 10^k and round to an integer.
+			f := float64(rng.Float32()*1000) + 1
+			mid := math.Float64frombits(math.Float64bits(f)&^(1<<29-1) | 1<<28)
+			if m := math.Round(mid * pow10[k%8]); m < 1<<53 {
+				for d := -2.0; d <= 2; d++ {
+					check(uint64(m+d), k%8)
+				}
+			}
+		}
+	}
 }
