@@ -147,30 +147,35 @@ func newJobListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emit(js, func() error {
-				rows := [][]string{}
-				for _, j := range js {
-					model := j.Spec.Model
-					if model == "" {
-						model = "endpoint " + j.Spec.Endpoint
-					}
-					last, status, next := "-", "-", "-"
-					if j.LastRun != nil {
-						last, status = j.LastRun.ID, j.LastRun.Status
-					}
-					if !j.NextRunAt.IsZero() {
-						next = j.NextRunAt.Local().Format(time.RFC3339)
-					}
-					sched := j.Spec.Schedule
-					if sched == "" {
-						sched = "-"
-					}
-					rows = append(rows, []string{j.Name, model, sched, fmt.Sprint(j.Spec.Shards), last, status, next})
-				}
-				return e.table([]string{"NAME", "MODEL", "SCHEDULE", "SHARDS", "LAST RUN", "STATUS", "NEXT RUN"}, rows)
-			})
+			return e.emit(js, func() error { return e.table(jobHeader, jobRows(js)) })
 		},
 	}
+}
+
+// jobHeader and jobRows are the table of `job list` and `get jobs`.
+var jobHeader = []string{"NAME", "MODEL", "SCHEDULE", "SHARDS", "LAST RUN", "STATUS", "NEXT RUN"}
+
+func jobRows(js []apiclient.Job) [][]string {
+	rows := [][]string{}
+	for _, j := range js {
+		model := j.Spec.Model
+		if model == "" {
+			model = "endpoint " + j.Spec.Endpoint
+		}
+		last, status, next := "-", "-", "-"
+		if j.LastRun != nil {
+			last, status = j.LastRun.ID, j.LastRun.Status
+		}
+		if !j.NextRunAt.IsZero() {
+			next = j.NextRunAt.Local().Format(time.RFC3339)
+		}
+		sched := j.Spec.Schedule
+		if sched == "" {
+			sched = "-"
+		}
+		rows = append(rows, []string{j.Name, model, sched, fmt.Sprint(j.Spec.Shards), last, status, next})
+	}
+	return rows
 }
 
 func newJobShowCmd(e *env) *cobra.Command {
