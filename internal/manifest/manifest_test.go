@@ -264,3 +264,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestExamples checks that the repository's example documents of every
+// kind decode and validate.
+func TestExamples(t *testing.T) {
+	tests := []struct {
+		dir  string
+		kind string
+	}{
+		{"manifests", KindRollout},
+		{"jobs", KindJob},
+		{"streams", KindStream},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			docs, err := Load(nil, filepath.Join("..", "..", "examples", tt.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, d := range docs {
+				if d.Kind == tt.kind {
+					n++
+				}
+			}
+			if n == 0 {
+				t.Errorf("examples/%s has no %s document", tt.dir, tt.kind)
+			}
+		})
+	}
+}
