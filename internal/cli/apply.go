@@ -39,11 +39,12 @@ func newApplyCmd(e *env) *cobra.Command {
 	var signKey string
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR",
-		Short: "Make the server match declarative files of models, endpoints and rollouts",
+		Short: "Make the server match declarative files of models, endpoints, rollouts, jobs and streams",
 		Long: `apply reads Kubernetes-shaped YAML documents (apiVersion sluice.dev/v1, kind Model,
-Endpoint or Rollout) from a file or a directory and makes the server match them, in
-dependency order: model versions, then endpoints, then rollouts. It is idempotent: a
-second apply of the same files changes nothing and says "unchanged".
+Endpoint, Rollout, Job or Stream) from a file or a directory and makes the server match
+them, in dependency order: model versions, then endpoints, then rollouts, jobs and
+streams. It is idempotent: a second apply of the same files changes nothing and says
+"unchanged".
 
 A Model document is one version: its artifact is pushed only when no version of the
 model has the artifact's sha256 already; otherwise only its aliases move. Every
@@ -51,7 +52,13 @@ document is checked before anything is written, and a problem is reported with t
 field path and its line.
 
 While rollouts exist for an endpoint they own its traffic: apply leaves the endpoint's
-version and traffic policy as the rollouts set them and changes the rest.`,
+version and traffic policy as the rollouts set them and changes the rest.
+
+A Job with a schedule is a definition: apply creates or updates it, and its runs follow
+the schedule. A Job without one runs once when apply creates it, and again only when
+apply changes its spec (apply and diff say so); an unchanged one is never re-run
+(` + "`sluice job run NAME`" + ` does that). A Job's relative input and output paths are
+resolved against the file's directory. A Stream is declared whole, paused included.`,
 		Example: `  sluice apply -f examples/manifests/canary.yaml
   sluice apply -f deploy/            # every .yaml and .yml file below it
   sluice diff -f deploy/             # what apply would change`,
@@ -158,6 +165,12 @@ func (e *env) plan(files []string, signKey string) ([]planned, error) {
 			ch, err = e.planEndpoint(c, d)
 		case manifest.KindRollout:
 			ch, err = e.planRollout(c, d)
+		case manifest.KindJob:
+			ch, err = e.planJob(c, d)
+		case manifest.KindStream:
+			ch, err = e.planStream(c, d)
+		default:
+			err = fmt.Errorf("kind %s: apply does not handle it", d.Kind)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %s", d.ID(), d.Where(), describe(err)))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/batch"
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/server"
 )
@@ -61,7 +62,8 @@ func newBatchRunCmd(e *env) *cobra.Command {
 		Short: "Score a file",
 		Example: `  sluice batch run --model-file model.json --input in.csv --output scores.parquet --id-column id
   sluice batch run --model fraud@production --input day.parquet --output day-scores.csv --keep-columns region,amount
-  sluice batch run --endpoint fraud --input events.jsonl --output scored.jsonl --workers 4`,
+  sluice batch run --endpoint fraud --input events.jsonl --output scored.jsonl --workers 4
+  sluice batch run --model fraud@production --input day.parquet --output day-scores.parquet -o json   # the summary as JSON`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n := 0
@@ -105,7 +107,7 @@ func newBatchRunCmd(e *env) *cobra.Command {
 				return err
 			}
 			bf.spec.Model = ref
-			return runBatch(e, bf.spec, m, false, bf.progress, bf.every)
+			return runBatch(e, bf.spec, m, ref, false, bf.progress, bf.every)
 		},
 	}
 	f := cmd.Flags()
@@ -125,6 +127,7 @@ func newBatchRunCmd(e *env) *cobra.Command {
 	f.Float64Var(&bf.spec.MaxRejectRate, "max-reject-rate", 0.05, "largest share of rows (0..1) that may be rejected before the run fails")
 	f.StringVar(&bf.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or off")
 	f.DurationVar(&bf.every, "checkpoint-interval", time.Second, "least time between checkpoints (each fsyncs the output); a crash loses at most this much work; 0: after every chunk")
+	printFlag(cmd, e)
 	return cmd
 }
 
@@ -146,11 +149,11 @@ func newBatchResumeCmd(e *env) *cobra.Command {
 			if ref.Server != "" && e.server == DefaultServer && os.Getenv("SLUICE_SERVER") == "" {
 				e.server = ref.Server
 			}
-			m, _, err := loadBatchModel(e, ref, "", cp.Spec.Workers)
+			m, ref, err := loadBatchModel(e, ref, "", cp.Spec.Workers)
 			if err != nil {
 				return err
 			}
-			return runBatch(e, batch.Spec{Output: cp.Spec.Output}, m, true, progress, every)
+			return runBatch(e, batch.Spec{Output: cp.Spec.Output}, m, ref, true, progress, every)
 		},
 	}
 	cmd.Flags().StringVar(&progress, "progress", "auto", "auto, bar, lines or off")
@@ -239,9 +242,49 @@ func loadBatchModel(e *env, ref batch.ModelRef, verRef string, workers int) (inf
 	return m, ref, nil
 }
 
+// batchSummary is what `batch run` and `batch resume` print at the end;
+// its JSON names match a job run's (`sluice job show -o json`).
+type batchSummary struct {
+	Output string `json:"output"`
+	// Rejects is the rejects file; "" when no row was rejected.
+	Rejects  string `json:"rejects,omitempty"`
+	RowsIn   int64  `json:"rows_in"`
+	RowsOut  int64  `json:"rows_out"`
+	Rejected int64  `json:"rejected"`
+	// DurationSeconds is this process's time on the run, and
+	// RowsPerSecond RowsIn over it.
+	DurationSeconds float64 `json:"duration_seconds"`
+	RowsPerSecond   float64 `json:"rows_per_second"`
+	// Model is the model file, or the registry version with its digest.
+	Model batch.ModelRef `json:"model"`
+	// Drift is the input's drift against the registry version's baseline,
+	// or why there is none; absent for a model file. A resumed run's
+	// covers the rows this process scored.
+	Drift *jobs.DriftSummary `json:"drift,omitempty"`
+}
+
+// batchDrift prepares drift monitoring of a run with a registry version:
+// the monitor, or nil with the summary that says why there is none.
+func batchDrift(e *env, ref batch.ModelRef, m inference.Model) (*jobs.DriftMonitor, *jobs.DriftSummary) {
+	if ref.Name == "" {
+		return nil, nil
+	}
+	base, err := e.client().VersionBaseline(e.ctx, ref.Name, ref.Version)
+	if notFound(err) {
+		return nil, &jobs.DriftSummary{Message: fmt.Sprintf("no baseline is stored for %s, so input drift was not computed", ref)}
+	}
+	if err == nil {
+		var mon *jobs.DriftMonitor
+		if mon, err = jobs.NewDriftMonitor(base, m); err == nil {
+			return mon, nil
+		}
+	}
+	return nil, &jobs.DriftSummary{Message: "drift not computed: " + err.Error()}
+}
+
 // runBatch runs (or resumes) a batch run with progress on stderr and a
 // summary on stdout.
-func runBatch(e *env, spec batch.Spec, m inference.Model, resume bool, progress string, every time.Duration) error {
+func runBatch(e *env, spec batch.Spec, m inference.Model, ref batch.ModelRef, resume bool, progress string, every time.Duration) error {
 	if every <= 0 {
 		every = -1 // after every chunk
 	}
@@ -249,9 +292,14 @@ func runBatch(e *env, spec batch.Spec, m inference.Model, resume bool, progress 
 	if err != nil {
 		return err
 	}
+	mon, noDrift := batchDrift(e, ref, m)
+	opts := batch.Options{Model: m, Resume: resume, Progress: p.update, CommitInterval: every}
+	if mon != nil {
+		opts.Observe = mon.Observe
+	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	res, err := batch.Run(ctx, spec, batch.Options{Model: m, Resume: resume, Progress: p.update, CommitInterval: every})
+	res, err := batch.Run(ctx, spec, opts)
 	p.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -259,14 +307,31 @@ func runBatch(e *env, spec batch.Spec, m inference.Model, resume bool, progress 
 		}
 		return err
 	}
-	return e.emit(res, func() error {
-		rate := float64(res.RowsIn) / max(res.Duration.Seconds(), 1e-9)
+	sum := batchSummary{Output: res.Output, Rejects: res.Rejects, RowsIn: res.RowsIn, RowsOut: res.RowsOut, Rejected: res.Rejected,
+		DurationSeconds: res.Duration.Seconds(), Model: res.Model, Drift: noDrift}
+	sum.RowsPerSecond = float64(res.RowsIn) / max(sum.DurationSeconds, 1e-9)
+	if mon != nil {
+		d := mon.Summary()
+		d.Drifted = d.Report != nil && d.Report.Drifted
+		sum.Drift = &d
+	}
+	return e.emit(sum, func() error {
 		fmt.Fprintf(e.stdout, "scored %d rows with %s in %s (%s rows/s): %d written to %s, %d rejected",
-			res.RowsIn, res.Model, res.Duration.Round(time.Millisecond), human(rate), res.RowsOut, res.Output, res.Rejected)
+			res.RowsIn, res.Model, res.Duration.Round(time.Millisecond), human(sum.RowsPerSecond), res.RowsOut, res.Output, res.Rejected)
 		if res.Rejected > 0 {
 			fmt.Fprintf(e.stdout, " (see %s)", res.Rejects)
 		}
 		fmt.Fprintln(e.stdout)
+		if d := sum.Drift; d != nil {
+			switch {
+			case !d.Baseline:
+				fmt.Fprintf(e.stdout, "drift: %s\n", d.Message)
+			case d.Drifted:
+				fmt.Fprintln(e.stdout, "drift: DRIFTED against the version's baseline (see -o json for each feature)")
+			default:
+				fmt.Fprintln(e.stdout, "drift: none flagged against the version's baseline")
+			}
+		}
 		return nil
 	})
 }

@@ -142,6 +142,13 @@ on its first start (when the server runs on this machine).`,
 	return root
 }
 
+// printFlag gives a command whose own --output names a file or directory
+// (batch run, job submit) the -o of every other command, as --print: its
+// local --output hides the global one, and with it -o.
+func printFlag(cmd *cobra.Command, e *env) {
+	cmd.Flags().StringVarP(&e.output, "print", "o", "table", "print the result as table, json or yaml (here --output names the output)")
+}
+
 // printJSON writes v as indented JSON.
 func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)

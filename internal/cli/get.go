@@ -20,21 +20,22 @@ func kindOf(s string) (string, error) {
 			return kind, nil
 		}
 	}
-	return "", fmt.Errorf("unknown kind %q: one of model, endpoint, rollout", s)
+	return "", fmt.Errorf("unknown kind %q: one of model, endpoint, rollout, job, stream", s)
 }
 
 func newGetCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get KIND [NAME]",
-		Short: "Show models, endpoints or rollouts; -o yaml writes files apply accepts",
-		Long: `get lists objects of a kind (model, endpoint, rollout), or one by NAME. With -o yaml
+		Short: "Show models, endpoints, rollouts, jobs or streams; -o yaml writes files apply accepts",
+		Long: `get lists objects of a kind (model, endpoint, rollout, job, stream), or one by NAME. With -o yaml
 it writes them as declarative documents: applying the output changes nothing, so it is
 the way to start files from a running server. A model's documents are its versions,
 identified by digest; NAME may be MODEL, MODEL@VERSION or MODEL@ALIAS.`,
 		Example: `  sluice get endpoints
   sluice get endpoint fraud -o yaml > fraud.yaml
   sluice get model fraud@production -o yaml
-  sluice get rollouts -o yaml`,
+  sluice get rollouts -o yaml
+  sluice get jobs -o yaml > jobs.yaml`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, err := kindOf(args[0])
@@ -51,6 +52,10 @@ identified by digest; NAME may be MODEL, MODEL@VERSION or MODEL@ALIAS.`,
 				return e.getModels(c, name)
 			case manifest.KindEndpoint:
 				return e.getEndpoints(c, name)
+			case manifest.KindJob:
+				return e.getJobs(c, name)
+			case manifest.KindStream:
+				return e.getStreams(c, name)
 			}
 			return e.getRollouts(c, name)
 		},
@@ -161,4 +166,51 @@ func (e *env) getRollouts(c *apiclient.Client, name string) error {
 		rows[i] = []string{d.Metadata.Name, d.Spec.Endpoint, d.Spec.Candidate, strconv.Itoa(len(d.Spec.Steps)), phase}
 	}
 	return e.emitDocs(docs, name != "", []string{"NAME", "ENDPOINT", "CANDIDATE", "STEPS", "PHASE"}, rows)
+}
+
+func (e *env) getJobs(c *apiclient.Client, name string) error {
+	var js []apiclient.Job
+	if name != "" {
+		d, err := c.GetJob(e.ctx, name)
+		if err != nil {
+			return err
+		}
+		if len(d.Runs) > 0 {
+			d.Job.LastRun = &d.Runs[0]
+		}
+		js = append(js, d.Job)
+	} else {
+		var err error
+		if js, err = c.ListJobs(e.ctx); err != nil {
+			return err
+		}
+	}
+	docs := make([]any, len(js))
+	for i, j := range js {
+		docs[i] = jobDocument(j.Name, j.Spec)
+	}
+	return e.emitDocs(docs, name != "", jobHeader, jobRows(js))
+}
+
+func (e *env) getStreams(c *apiclient.Client, name string) error {
+	var vs []apiclient.StreamView
+	if name != "" {
+		v, err := c.GetStream(e.ctx, name)
+		if err != nil {
+			return err
+		}
+		vs = append(vs, v)
+	} else {
+		var err error
+		if vs, err = c.ListStreams(e.ctx); err != nil {
+			return err
+		}
+	}
+	docs := make([]any, len(vs))
+	rows := make([][]string, len(vs))
+	for i, v := range vs {
+		docs[i] = streamDocument(v.Stream)
+		rows[i] = streamRow(v)
+	}
+	return e.emitDocs(docs, name != "", streamHeader, rows)
 }

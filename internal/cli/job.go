@@ -37,7 +37,8 @@ func newJobSubmitCmd(e *env) *cobra.Command {
 		Short: "Create or replace a job; without a schedule it runs at once",
 		Example: `  sluice job submit nightly --model fraud@production --input /data/tx.parquet --output /data/scores --shards 4 --schedule "0 2 * * *"
   sluice job submit -f job.yaml
-  sluice job submit once --endpoint fraud --input /data/tx.csv --output /data/scores --wait`,
+  sluice job submit once --endpoint fraud --input /data/tx.csv --output /data/scores --wait
+  sluice job submit -f job.yaml -o json   # the job (and its run) as JSON`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var doc jobs.Document
@@ -80,7 +81,7 @@ func newJobSubmitCmd(e *env) *cobra.Command {
 				}
 				res.Run = &run
 			}
-			return e.emit(res, func() error {
+			err = e.emit(res, func() error {
 				verb := "updated"
 				if res.Created {
 					verb = "created"
@@ -95,11 +96,12 @@ func newJobSubmitCmd(e *env) *cobra.Command {
 					fmt.Fprintf(e.stdout, "; next run at %s", res.Job.NextRunAt.Local().Format(time.RFC3339))
 				}
 				fmt.Fprintln(e.stdout)
-				if res.Run != nil && res.Run.Status == "failed" {
-					return fmt.Errorf("run %s failed: %s", res.Run.ID, res.Run.Error)
-				}
 				return nil
 			})
+			if err != nil {
+				return err
+			}
+			return runFailed(res.Run)
 		},
 	}
 	f := cmd.Flags()
@@ -115,7 +117,17 @@ func newJobSubmitCmd(e *env) *cobra.Command {
 	f.Float64Var(&rate, "max-reject-rate", 0.05, "largest share of a shard's rows (0..1) that may be rejected")
 	f.StringVar(&sp.Schedule, "schedule", "", `cron schedule ("0 2 * * *", "@hourly", "@every 30m"); empty: run once now`)
 	f.BoolVar(&wait, "wait", false, "wait for the run to finish; fail if it fails")
+	printFlag(cmd, e)
 	return cmd
+}
+
+// runFailed is the error of a failed run, after its output (table or
+// JSON) is written: the command exits non-zero either way.
+func runFailed(run *apiclient.JobRun) error {
+	if run != nil && run.Status == "failed" {
+		return fmt.Errorf("run %s failed: %s", run.ID, run.Error)
+	}
+	return nil
 }
 
 // waitJobRun polls a run until it ends.
@@ -147,30 +159,35 @@ func newJobListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emit(js, func() error {
-				rows := [][]string{}
-				for _, j := range js {
-					model := j.Spec.Model
-					if model == "" {
-						model = "endpoint " + j.Spec.Endpoint
-					}
-					last, status, next := "-", "-", "-"
-					if j.LastRun != nil {
-						last, status = j.LastRun.ID, j.LastRun.Status
-					}
-					if !j.NextRunAt.IsZero() {
-						next = j.NextRunAt.Local().Format(time.RFC3339)
-					}
-					sched := j.Spec.Schedule
-					if sched == "" {
-						sched = "-"
-					}
-					rows = append(rows, []string{j.Name, model, sched, fmt.Sprint(j.Spec.Shards), last, status, next})
-				}
-				return e.table([]string{"NAME", "MODEL", "SCHEDULE", "SHARDS", "LAST RUN", "STATUS", "NEXT RUN"}, rows)
-			})
+			return e.emit(js, func() error { return e.table(jobHeader, jobRows(js)) })
 		},
 	}
+}
+
+// jobHeader and jobRows are the table of `job list` and `get jobs`.
+var jobHeader = []string{"NAME", "MODEL", "SCHEDULE", "SHARDS", "LAST RUN", "STATUS", "NEXT RUN"}
+
+func jobRows(js []apiclient.Job) [][]string {
+	rows := [][]string{}
+	for _, j := range js {
+		model := j.Spec.Model
+		if model == "" {
+			model = "endpoint " + j.Spec.Endpoint
+		}
+		last, status, next := "-", "-", "-"
+		if j.LastRun != nil {
+			last, status = j.LastRun.ID, j.LastRun.Status
+		}
+		if !j.NextRunAt.IsZero() {
+			next = j.NextRunAt.Local().Format(time.RFC3339)
+		}
+		sched := j.Spec.Schedule
+		if sched == "" {
+			sched = "-"
+		}
+		rows = append(rows, []string{j.Name, model, sched, fmt.Sprint(j.Spec.Shards), last, status, next})
+	}
+	return rows
 }
 
 func newJobShowCmd(e *env) *cobra.Command {
@@ -295,13 +312,14 @@ func newJobRunCmd(e *env) *cobra.Command {
 					return err
 				}
 			}
-			return e.emit(run, func() error {
+			err = e.emit(run, func() error {
 				fmt.Fprintf(e.stdout, "run %s %s\n", run.ID, run.Status)
-				if run.Status == "failed" {
-					return fmt.Errorf("run %s failed: %s", run.ID, run.Error)
-				}
 				return nil
 			})
+			if err != nil {
+				return err
+			}
+			return runFailed(&run)
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the run to finish; fail if it fails")

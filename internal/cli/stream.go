@@ -217,6 +217,10 @@ func newStreamCreateCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// streamHeader is the header of streamRow's table.
+var streamHeader = []string{"NAME", "STATE", "SOURCE", "TARGET", "SINK", "IN", "OUT", "DEAD"}
+
+// streamRow is a stream's row in `stream list` and `get streams`.
 func streamRow(v apiclient.StreamView) []string {
 	sp := v.Stream.Spec
 	target := sp.Endpoint
@@ -254,7 +258,7 @@ func newStreamListCmd(e *env) *cobra.Command {
 				for i, v := range vs {
 					rows[i] = streamRow(v)
 				}
-				return e.table([]string{"NAME", "STATE", "SOURCE", "TARGET", "SINK", "IN", "OUT", "DEAD"}, rows)
+				return e.table(streamHeader, rows)
 			})
 		},
 	}

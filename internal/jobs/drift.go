@@ -26,8 +26,9 @@ type DriftSummary struct {
 	Report *drift.Report `json:"report,omitempty"`
 }
 
-// monitorDrift counts a shard's rows on the baseline's bins.
-type monitorDrift struct {
+// DriftMonitor counts scored rows on a baseline's bins: a job's shard, or
+// a local `sluice batch run`. Its Observe is a batch.Options.Observe.
+type DriftMonitor struct {
 	w     *drift.Window
 	index []int // model feature index for each baseline feature, -1 if absent
 	at    time.Time
@@ -37,7 +38,9 @@ type monitorDrift struct {
 // fall in it.
 const windowSpan = 100 * 365 * 24 * time.Hour
 
-func newMonitor(b *drift.Baseline, m inference.Model) (*monitorDrift, error) {
+// NewDriftMonitor returns a monitor of the rows m scores, compared with
+// the baseline b.
+func NewDriftMonitor(b *drift.Baseline, m inference.Model) (*DriftMonitor, error) {
 	sig := m.Signature()
 	in, ok := sig.TabularInput()
 	if !ok {
@@ -47,7 +50,7 @@ func newMonitor(b *drift.Baseline, m inference.Model) (*monitorDrift, error) {
 	for i, f := range in.Features {
 		pos[f.Name] = i
 	}
-	md := &monitorDrift{at: time.Now()}
+	md := &DriftMonitor{at: time.Now()}
 	for _, d := range b.Features {
 		i, ok := pos[d.Name]
 		if !ok {
@@ -63,8 +66,9 @@ func newMonitor(b *drift.Baseline, m inference.Model) (*monitorDrift, error) {
 	return md, nil
 }
 
-// observe counts one scored row and its prediction.
-func (m *monitorDrift) observe(x []float32, prediction float64) {
+// Observe counts one scored row and its prediction; it is safe to call
+// from several goroutines at once.
+func (m *DriftMonitor) Observe(x []float32, prediction float64) {
 	vals := make([]float64, len(m.index))
 	for i, j := range m.index {
 		if j < 0 {
@@ -76,7 +80,8 @@ func (m *monitorDrift) observe(x []float32, prediction float64) {
 	m.w.Observe(m.at, drift.Row{Values: vals, Prediction: prediction})
 }
 
-func (m *monitorDrift) report() DriftSummary {
+// Summary is the drift of the rows observed so far.
+func (m *DriftMonitor) Summary() DriftSummary {
 	return DriftSummary{Baseline: true, Report: m.w.Report(m.at)}
 }
 

@@ -413,10 +413,10 @@ func (s *Service) scoreShard(ctx context.Context, log *slog.Logger, sh store.Sha
 	for _, p := range []string{tmp, tmp + ".checkpoint", tmp + ".partial", tmp + ".spool", tmp + ".rejects.csv"} {
 		_ = os.Remove(p)
 	}
-	var mon *monitorDrift
+	var mon *DriftMonitor
 	base, berr := s.baseline(ctx, run.Model, run.Version)
 	if berr == nil && base != nil {
-		mon, berr = newMonitor(base, b.Runtime)
+		mon, berr = NewDriftMonitor(base, b.Runtime)
 	}
 	spec := batch.Spec{
 		Input: sp.Input, InputFormat: sp.InputFormat, Output: tmp, OutputFormat: ext,
@@ -426,7 +426,7 @@ func (s *Service) scoreShard(ctx context.Context, log *slog.Logger, sh store.Sha
 	}
 	opts := batch.Options{Model: b.Runtime, FS: s.opts.FS, Logger: log}
 	if mon != nil {
-		opts.Observe = mon.observe
+		opts.Observe = mon.Observe
 	}
 	res, err := batch.Run(ctx, spec, opts)
 	if err != nil {
@@ -448,7 +448,7 @@ func (s *Service) scoreShard(ctx context.Context, log *slog.Logger, sh store.Sha
 	case berr != nil:
 		out.Drift, _ = json.Marshal(DriftSummary{Message: "drift not computed: " + berr.Error()})
 	case mon != nil:
-		out.Drift, _ = json.Marshal(mon.report())
+		out.Drift, _ = json.Marshal(mon.Summary())
 	}
 	return out
 }

@@ -1,8 +1,9 @@
 // Package manifest reads and writes Sluice's declarative files:
 // Kubernetes-shaped YAML documents (apiVersion sluice.dev/v1, kind,
 // metadata, spec) for model versions (kind Model), endpoints (kind
-// Endpoint) and rollouts (kind Rollout), several to a file separated by
-// "---", and directories of such files.
+// Endpoint), rollouts (kind Rollout), batch jobs (kind Job) and stream
+// pipelines (kind Stream), several to a file separated by "---", and
+// directories of such files.
 //
 // # Why a decoder of its own
 //
@@ -16,7 +17,7 @@
 //
 // Unknown fields, wrong types and bad durations are found by the walk;
 // what the types' own Validate methods (rollout.Spec, the registry's
-// endpoint spec, traffic.Policy) report is traced back to its line by the
+// endpoint spec, traffic.Policy, jobs.Spec, stream.Document) report is traced back to its line by the
 // field path in their messages. The walk then hands encoding/json a clean
 // value, so the types keep one set of json tags for files and the API.
 //

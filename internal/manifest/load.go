@@ -14,7 +14,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/rollout"
+	"github.com/sluicehq/sluice/internal/stream"
 )
 
 // MaxFileBytes bounds one manifest file.
@@ -119,6 +121,12 @@ func parseDocument(file, dir string, n *yaml.Node) (Document, error) {
 		if err == nil && d.Rollout.Status != nil {
 			err = &FieldError{Path: "status", Line: w.lines["status"], Msg: "is written by the server; remove it from the file"}
 		}
+	case KindJob:
+		d.Job = new(jobs.Document)
+		err = w.decodeInto(n, d.Job)
+	case KindStream:
+		d.Stream = new(stream.Document)
+		err = w.decodeInto(n, d.Stream)
 	case "":
 		return d, &FieldError{Path: "kind", Line: n.Line, Msg: "missing; one of " + strings.Join(Kinds, ", ")}
 	default:
@@ -143,7 +151,8 @@ func isManifest(name string) bool {
 // Load reads files (YAML or JSON) and, recursively, directories' *.yaml and
 // *.yml files (in name order; JSON files there are taken for model
 // artifacts and skipped), and returns their documents in dependency order
-// (Models, then Endpoints, then Rollouts; file order within a kind). "-"
+// (Models, then Endpoints, then Rollouts, Jobs and Streams; file order
+// within a kind). "-"
 // reads stdin, with relative paths resolved against the working
 // directory. Two documents of one kind and name are an error.
 func Load(stdin io.Reader, paths ...string) ([]Document, error) {

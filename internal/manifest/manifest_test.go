@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
@@ -52,7 +53,7 @@ func TestGoodFileOrderAndFields(t *testing.T) {
 	for _, d := range docs {
 		ids = append(ids, d.ID())
 	}
-	if diff := cmp.Diff([]string{"Model/fraud", "Endpoint/fraud", "Rollout/fraud-canary"}, ids); diff != "" {
+	if diff := cmp.Diff([]string{"Model/fraud", "Endpoint/fraud", "Rollout/fraud-canary", "Job/nightly-fraud", "Stream/fraud-scores"}, ids); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
 	m := docs[0].Model
@@ -68,6 +69,19 @@ func TestGoodFileOrderAndFields(t *testing.T) {
 	}
 	if got := docs[2].LineOf("spec.steps[2].analysis.minDuration"); got != 16 {
 		t.Errorf("line of spec.steps[2].analysis.minDuration = %d, want 16", got)
+	}
+	job := docs[3].Job
+	if job.Spec.Model != "fraud@production" || job.Spec.Schedule != "0 2 * * *" || job.Spec.MaxRejectRate == nil || *job.Spec.MaxRejectRate != 0.01 ||
+		!cmp.Equal(job.Spec.KeepColumns, []string{"region"}) {
+		t.Errorf("job decoded as %+v", job.Spec)
+	}
+	st := docs[4].Stream
+	if st.Spec.Endpoint != "fraud" || st.Metadata.Labels["team"] != "risk" || st.Spec.Window == nil ||
+		time.Duration(st.Spec.Window.Size) != 10*time.Minute || len(st.Spec.Window.Aggregates) != 1 {
+		t.Errorf("stream decoded as %+v", st.Spec)
+	}
+	if got := docs[4].LineOf("spec.window.aggregates[0].as"); got != 57 {
+		t.Errorf("line of spec.window.aggregates[0].as = %d, want 57", got)
 	}
 }
 
@@ -229,7 +243,7 @@ func TestDiff(t *testing.T) {
 // FuzzParse feeds untrusted YAML to the manifest decoder: an error, never a
 // panic or a hang.
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"testdata/good/all.yaml", "testdata/bad/setweight.yaml", "testdata/bad/traffic.yaml", "testdata/bad/second-doc.yaml"} {
+	for _, p := range []string{"testdata/good/all.yaml", "testdata/bad/setweight.yaml", "testdata/bad/traffic.yaml", "testdata/bad/second-doc.yaml", "testdata/bad/job-type.yaml", "testdata/bad/stream-window.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -249,4 +263,34 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExamples checks that the repository's example documents of every
+// kind decode and validate.
+func TestExamples(t *testing.T) {
+	tests := []struct {
+		dir  string
+		kind string
+	}{
+		{"manifests", KindRollout},
+		{"jobs", KindJob},
+		{"streams", KindStream},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			docs, err := Load(nil, filepath.Join("..", "..", "examples", tt.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, d := range docs {
+				if d.Kind == tt.kind {
+					n++
+				}
+			}
+			if n == 0 {
+				t.Errorf("examples/%s has no %s document", tt.dir, tt.kind)
+			}
+		})
+	}
 }

@@ -3,7 +3,9 @@ package manifest
 import (
 	"github.com/sluicehq/sluice/internal/apiclient"
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/jobs"
 	"github.com/sluicehq/sluice/internal/rollout"
+	"github.com/sluicehq/sluice/internal/stream"
 )
 
 // APIVersion is the apiVersion of every document.
@@ -11,18 +13,20 @@ const APIVersion = "sluice.dev/v1"
 
 // Kinds of documents, in the order apply handles them: versions must exist
 // before an endpoint serves them, and an endpoint before a rollout changes
-// it.
+// it or a job or stream scores with it.
 const (
 	KindModel    = "Model"
 	KindEndpoint = "Endpoint"
 	KindRollout  = "Rollout"
+	KindJob      = jobs.Kind
+	KindStream   = stream.Kind
 )
 
 // Kinds lists the document kinds in dependency order.
-var Kinds = []string{KindModel, KindEndpoint, KindRollout}
+var Kinds = []string{KindModel, KindEndpoint, KindRollout, KindJob, KindStream}
 
 // Rank is a kind's place in dependency order (Model 0, Endpoint 1,
-// Rollout 2), or -1 for an unknown kind.
+// Rollout 2, Job 3, Stream 4), or -1 for an unknown kind.
 func Rank(kind string) int {
 	for i, k := range Kinds {
 		if k == kind {
@@ -168,11 +172,14 @@ type Endpoint struct {
 
 // Document is one document of a manifest file.
 type Document struct {
-	// Kind is Model, Endpoint or Rollout; exactly the matching field is set.
+	// Kind is Model, Endpoint, Rollout, Job or Stream; exactly the
+	// matching field is set.
 	Kind     string
 	Model    *Model
 	Endpoint *Endpoint
 	Rollout  *rollout.Document
+	Job      *jobs.Document
+	Stream   *stream.Document
 	// File and Line locate the document; Dir is the file's directory,
 	// against which artifact paths are resolved.
 	File string
@@ -191,6 +198,10 @@ func (d *Document) Name() string {
 		return d.Endpoint.Metadata.Name
 	case d.Rollout != nil:
 		return d.Rollout.Metadata.Name
+	case d.Job != nil:
+		return d.Job.Metadata.Name
+	case d.Stream != nil:
+		return d.Stream.Metadata.Name
 	}
 	return ""
 }
@@ -209,7 +220,8 @@ func (d *Document) Where() string {
 // LineOf returns the line of the deepest known field on path, 0 when none.
 func (d *Document) LineOf(path string) int { return lineOf(d.lines, path) }
 
-// Object is the typed document (*Model, *Endpoint or *rollout.Document).
+// Object is the typed document (*Model, *Endpoint, *rollout.Document,
+// *jobs.Document or *stream.Document).
 func (d *Document) Object() any {
 	switch {
 	case d.Model != nil:
@@ -218,6 +230,10 @@ func (d *Document) Object() any {
 		return d.Endpoint
 	case d.Rollout != nil:
 		return d.Rollout
+	case d.Job != nil:
+		return d.Job
+	case d.Stream != nil:
+		return d.Stream
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicehq/sluice/internal/registry"
 	"github.com/sluicehq/sluice/internal/rollout"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/stream"
 )
 
 // Validate checks a decoded document with the same rules the server
@@ -28,12 +29,19 @@ func (d *Document) Validate() error {
 		apiVersion, md = d.Endpoint.APIVersion, d.Endpoint.Metadata
 	case d.Rollout != nil:
 		apiVersion, md = d.Rollout.APIVersion, Metadata{Name: d.Rollout.Metadata.Name}
+	case d.Job != nil:
+		apiVersion, md = d.Job.APIVersion, Metadata{Name: d.Job.Metadata.Name}
+	case d.Stream != nil:
+		apiVersion, md = d.Stream.APIVersion, Metadata{Name: d.Stream.Metadata.Name}
 	}
 	if apiVersion != APIVersion {
 		add("apiVersion", "must be %q, got %q", APIVersion, apiVersion)
 	}
-	if err := store.ValidateName("name", md.Name); err != nil {
-		add("metadata.name", "%s", strings.TrimPrefix(err.Error(), "name: "))
+	// A stream's name has rules of its own, which its Validate checks.
+	if d.Stream == nil {
+		if err := store.ValidateName("name", md.Name); err != nil {
+			add("metadata.name", "%s", strings.TrimPrefix(err.Error(), "name: "))
+		}
 	}
 	switch {
 	case d.Model != nil:
@@ -49,6 +57,17 @@ func (d *Document) Validate() error {
 	case d.Rollout != nil:
 		if err := d.Rollout.Spec.Validate(); err != nil {
 			errs = append(errs, d.traced(strings.TrimPrefix(err.Error(), rollout.ErrInvalid.Error()+": "), "")...)
+		}
+	case d.Job != nil:
+		if err := d.Job.Spec.Validate(); err != nil {
+			errs = append(errs, d.traced(err.Error(), "")...)
+		}
+	case d.Stream != nil:
+		// apiVersion is checked above, and kind chose the type.
+		doc := *d.Stream
+		doc.APIVersion, doc.Kind = stream.APIVersion, stream.Kind
+		if err := doc.Validate(); err != nil {
+			errs = append(errs, d.traced(err.Error(), "")...)
 		}
 	}
 	return errors.Join(errs...)

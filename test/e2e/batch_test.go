@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -292,6 +293,23 @@ spec:
 	if len(list) != 1 || list[0].Spec.Schedule != "0 2 * * *" || list[0].NextRunAt.IsZero() || list[0].Spec.Shards != 2 {
 		t.Errorf("job list = %+v", list)
 	}
+
+	// -o json prints the job and its run (here --output names the output
+	// directory), and a failed run still exits non-zero.
+	var res apiclient.SubmitJobResult
+	s.cliJSON(t, &res, "job", "submit", "once", "--model", "bc", "--input", in, "--output", t.TempDir(), "--wait")
+	if !res.Created || res.Job.Name != "once" || res.Job.Spec.Model != "bc" || res.Run == nil || res.Run.Status != "succeeded" || res.Run.RowsOut != 569 {
+		t.Errorf("job submit -o json = %+v (run %+v)", res, res.Run)
+	}
+	res = apiclient.SubmitJobResult{}
+	s.cliJSON(t, &res, "job", "submit", "-f", spec)
+	if res.Created || res.Job.Name != "nightly" || res.Run != nil || res.Job.NextRunAt.IsZero() {
+		t.Errorf("job submit -f -o json of an existing job = %+v", res)
+	}
+	out, errOut, code := s.cliResult("job", "submit", "strict", "--model", "bc", "--input", in, "--output", t.TempDir(), "--max-reject-rate", "0", "--keep-columns", "nope", "--wait", "-o", "json")
+	if code == 0 || !json.Valid([]byte(out)) || !strings.Contains(errOut, "run strict-1 failed") {
+		t.Errorf("job submit --wait -o json of a failing run: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -306,5 +324,43 @@ spec:
 		if code != 2 || !strings.Contains(errOut, c.want) {
 			t.Errorf("sluice %s: exit %d, %q; want exit 2 naming %q", strings.Join(c.args, " "), code, errOut, c.want)
 		}
+	}
+}
+
+// TestBatchRunJSON: `batch run -o json` with a registry version prints the
+// summary and the input's drift against the version's baseline; without a
+// baseline it says why there is none.
+func TestBatchRunJSON(t *testing.T) {
+	s := startServer(t)
+	fixture := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.csv")
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	s.cli(t, "model", "push", "bc", model, "--baseline", fixture)
+	s.cli(t, "model", "push", "plain", model)
+	out := filepath.Join(t.TempDir(), "scores.parquet")
+	var sum struct {
+		Output          string             `json:"output"`
+		RowsIn          int64              `json:"rows_in"`
+		RowsOut         int64              `json:"rows_out"`
+		Rejected        int64              `json:"rejected"`
+		DurationSeconds float64            `json:"duration_seconds"`
+		RowsPerSecond   float64            `json:"rows_per_second"`
+		Model           batch.ModelRef     `json:"model"`
+		Drift           *jobs.DriftSummary `json:"drift"`
+	}
+	s.cliJSON(t, &sum, "batch", "run", "--model", "bc@1", "--input", fixture, "--output", out, "--progress", "off")
+	if sum.Output != out || sum.RowsIn != 569 || sum.RowsOut != 569 || sum.Rejected != 0 || sum.DurationSeconds <= 0 || sum.RowsPerSecond <= 0 ||
+		sum.Model.Name != "bc" || sum.Model.Version != 1 || sum.Model.Digest == "" {
+		t.Errorf("batch run -o json = %+v", sum)
+	}
+	if d := sum.Drift; d == nil || !d.Baseline || d.Report == nil || len(d.Report.Features) != 30 || d.Drifted {
+		t.Errorf("drift of the baseline's own data = %+v", d)
+	}
+	sum.Drift = nil
+	s.cliJSON(t, &sum, "batch", "run", "--model", "plain", "--input", fixture, "--output", filepath.Join(t.TempDir(), "p.csv"), "--progress", "off")
+	if d := sum.Drift; d == nil || d.Baseline || !strings.Contains(d.Message, "no baseline is stored for plain@1") {
+		t.Errorf("drift without a baseline = %+v", d)
+	}
+	if text := s.cli(t, "batch", "run", "--model", "bc", "--input", fixture, "--output", filepath.Join(t.TempDir(), "t.csv"), "--progress", "off"); !strings.Contains(text, "drift: none flagged against the version's baseline") {
+		t.Errorf("batch run summary:\n%s", text)
 	}
 }
