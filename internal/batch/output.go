@@ -263,17 +263,30 @@ func appendJSON(dst []byte, v Value) []byte {
 }
 
 // spoolEncoder writes rows in Sluice's spool format, from which a Parquet
-// file is written once the run is complete: per row, per column, a kind
-// byte and the value.
+// file is written once the run is complete: a magic line, then one block
+// per chunk: its length in bytes (uint64) and rows (uint32), little
+// endian, then per row, per column, a kind byte and the value. The block
+// headers let the Parquet writer find its row groups without decoding
+// every value first.
 type spoolEncoder struct{}
 
-func (spoolEncoder) header([]string) []byte { return nil }
+// spoolMagic starts every spool file.
+const spoolMagic = "SLSPOOL2"
+
+// spoolBlockHeader is the size of a block's header.
+const spoolBlockHeader = 12
+
+func (spoolEncoder) header([]string) []byte { return []byte(spoolMagic) }
 
 func (spoolEncoder) rows(dst []byte, f *Frame, s *scores, _ []string, preds []predCol) []byte {
+	at := len(dst)
+	dst = append(dst, make([]byte, spoolBlockHeader)...)
+	n := 0
 	for i := range f.Rows {
 		if s.idx[i] < 0 {
 			continue
 		}
+		n++
 		for k := range f.Kept {
 			dst = appendSpool(dst, f.Kept[k][i])
 		}
@@ -281,6 +294,11 @@ func (spoolEncoder) rows(dst []byte, f *Frame, s *scores, _ []string, preds []pr
 			dst = appendSpool(dst, s.value(&preds[c], i))
 		}
 	}
+	if n == 0 {
+		return dst[:at]
+	}
+	binary.LittleEndian.PutUint64(dst[at:], uint64(len(dst)-at-spoolBlockHeader))
+	binary.LittleEndian.PutUint32(dst[at+8:], uint32(n))
 	return dst
 }
 

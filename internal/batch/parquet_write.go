@@ -2,10 +2,14 @@ package batch
 
 import (
 	"bufio"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"runtime"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -91,13 +95,54 @@ func toParquet(v Value, k Kind, ci int) parquet.Value {
 	return pv.Level(0, 1, ci)
 }
 
+// spoolBlock is one block of a spool file: where its rows start, its
+// length and how many rows it holds.
+type spoolBlock struct {
+	off, size int64
+	rows      int
+}
+
+// indexSpool lists the blocks of a spool file from their headers.
+func indexSpool(f *os.File) ([]spoolBlock, int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	size := st.Size()
+	var hdr [spoolBlockHeader]byte
+	if _, err := f.ReadAt(hdr[:len(spoolMagic)], 0); err != nil || string(hdr[:len(spoolMagic)]) != spoolMagic {
+		return nil, 0, errors.New("not a spool file of this version of Sluice (start the run again)")
+	}
+	var blocks []spoolBlock
+	var total int64
+	for off := int64(len(spoolMagic)); off < size; {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return nil, 0, fmt.Errorf("block header at byte %d: %w", off, unexpected(err))
+		}
+		b := spoolBlock{off: off + spoolBlockHeader, size: int64(binary.LittleEndian.Uint64(hdr[:])), rows: int(binary.LittleEndian.Uint32(hdr[8:]))}
+		if b.size < 0 || b.off+b.size > size {
+			return nil, 0, fmt.Errorf("block at byte %d: %d bytes past the end of the file", off, b.size)
+		}
+		blocks = append(blocks, b)
+		total += int64(b.rows)
+		off = b.off + b.size
+	}
+	return blocks, total, nil
+}
+
 // writeParquet converts a complete spool file into a Parquet file at path.
+// Row groups of parquetRowsPerGroup rows are decoded, encoded and
+// compressed in parallel, and committed to the file in order.
 func writeParquet(spool, path string, cols []OutputColumn) error {
 	in, err := os.Open(spool)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	blocks, total, err := indexSpool(in)
+	if err != nil {
+		return fmt.Errorf("reading spool: %w", err)
+	}
 	fields := make(orderedGroup, len(cols))
 	for i, c := range cols {
 		fields[i] = namedField{Node: parquetNode(c.Kind), name: c.Name}
@@ -107,147 +152,145 @@ func writeParquet(spool, path string, cols []OutputColumn) error {
 	if err != nil {
 		return err
 	}
+	defer out.Close()
 	bw := bufio.NewWriterSize(out, 1<<20)
 	w := parquet.NewWriter(bw, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("sluice", "", ""))
-	r := bufio.NewReaderSize(in, 1<<20)
-	batch := make([]parquet.Row, 0, 1024)
-	var inGroup int
-	var buf []byte
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, err := w.WriteRows(batch); err != nil {
-			return err
-		}
-		batch = batch[:0]
-		return nil
+
+	groups := int((total + parquetRowsPerGroup - 1) / parquetRowsPerGroup)
+	workers := min(runtime.GOMAXPROCS(0), max(groups, 1))
+	type group struct {
+		first int64
+		rg    *parquet.ConcurrentRowGroupWriter
+		done  chan error
 	}
-	for {
-		row := make(parquet.Row, len(cols))
-		for ci := range cols {
-			v, err := readSpoolFrom(r, &buf)
-			if err == io.EOF && ci == 0 {
-				goto done
+	work := make(chan *group)
+	inOrder := make(chan *group, workers+1) // bounds the groups in memory
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rb spoolRowBuf
+			for g := range work {
+				rows, err := rb.read(in, blocks, g.first, parquetRowsPerGroup, cols)
+				if err == nil {
+					_, err = g.rg.WriteRows(rows)
+				}
+				if err == nil {
+					err = g.rg.Flush()
+				}
+				g.done <- err
 			}
-			if err != nil {
-				out.Close()
-				return fmt.Errorf("reading spool: %w", err)
+		}()
+	}
+	go func() {
+		defer close(work)
+		defer close(inOrder)
+		for k := range groups {
+			g := &group{first: int64(k) * parquetRowsPerGroup, rg: w.BeginRowGroup(), done: make(chan error, 1)}
+			select {
+			case inOrder <- g:
+			case <-stop:
+				return
 			}
-			row[ci] = toParquet(v, cols[ci].Kind, ci)
+			select {
+			case work <- g:
+			case <-stop:
+				g.done <- errors.New("stopped")
+				return
+			}
 		}
-		batch = append(batch, row)
-		inGroup++
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				out.Close()
-				return err
-			}
+	}()
+	var werr error
+	for g := range inOrder {
+		if werr = <-g.done; werr != nil {
+			break
 		}
-		if inGroup == parquetRowsPerGroup {
-			if err := flush(); err != nil {
-				out.Close()
-				return err
-			}
-			if err := w.Flush(); err != nil {
-				out.Close()
-				return err
-			}
-			inGroup = 0
+		if _, werr = g.rg.Commit(); werr != nil {
+			break
 		}
 	}
-done:
-	if err := flush(); err != nil {
-		out.Close()
-		return err
+	close(stop)
+	for range inOrder {
+	}
+	wg.Wait()
+	if werr != nil {
+		return werr
 	}
 	if err := w.Close(); err != nil {
-		out.Close()
 		return err
 	}
 	if err := bw.Flush(); err != nil {
-		out.Close()
 		return err
 	}
 	if err := out.Sync(); err != nil {
-		out.Close()
 		return err
 	}
 	return out.Close()
 }
 
-// readSpoolFrom reads one spool value from r.
-func readSpoolFrom(r *bufio.Reader, buf *[]byte) (Value, error) {
-	k, err := r.ReadByte()
-	if err != nil {
-		return Value{}, err
-	}
-	need := 0
-	switch Kind(k) {
-	case KindNull:
-		return Value{}, nil
-	case KindString:
-		n, err := binaryUvarint(r)
-		if err != nil {
-			return Value{}, err
-		}
-		*buf = append((*buf)[:0], Kind(k).byte())
-		*buf = appendUvarintBytes(*buf, n)
-		start := len(*buf)
-		*buf = append(*buf, make([]byte, n)...)
-		if _, err := io.ReadFull(r, (*buf)[start:]); err != nil {
-			return Value{}, unexpected(err)
-		}
-		v, _, err := readSpool(*buf)
-		return v, err
-	case KindInt, KindFloat:
-		need = 8
-	case kindF32:
-		need = 4
-	case KindBool:
-		need = 1
-	default:
-		return Value{}, fmt.Errorf("unknown kind %d", k)
-	}
-	*buf = append((*buf)[:0], k)
-	*buf = append(*buf, make([]byte, need)...)
-	if _, err := io.ReadFull(r, (*buf)[1:]); err != nil {
-		return Value{}, unexpected(err)
-	}
-	v, _, err := readSpool(*buf)
-	return v, err
+// spoolRowBuf decodes spool rows into Parquet rows, reusing its memory
+// from one row group to the next.
+type spoolRowBuf struct {
+	buf    []byte
+	values []parquet.Value
+	rows   []parquet.Row
 }
 
-func (k Kind) byte() byte { return byte(k) }
+// read returns the n rows (fewer at the end) starting at row first.
+func (b *spoolRowBuf) read(f *os.File, blocks []spoolBlock, first int64, n int, cols []OutputColumn) ([]parquet.Row, error) {
+	nc := len(cols)
+	b.rows = b.rows[:0]
+	if cap(b.values) < n*nc {
+		b.values = make([]parquet.Value, n*nc)
+	}
+	b.values = b.values[:n*nc]
+	var at int64
+	for _, blk := range blocks {
+		if len(b.rows) == n {
+			break
+		}
+		if at+int64(blk.rows) <= first {
+			at += int64(blk.rows)
+			continue
+		}
+		if int64(cap(b.buf)) < blk.size {
+			b.buf = make([]byte, blk.size)
+		}
+		data := b.buf[:blk.size]
+		if _, err := f.ReadAt(data, blk.off); err != nil {
+			return nil, fmt.Errorf("reading spool: %w", unexpected(err))
+		}
+		for r := 0; r < blk.rows && len(b.rows) < n; r++ {
+			keep := at+int64(r) >= first
+			var row parquet.Row
+			if keep {
+				i := len(b.rows) * nc
+				row = b.values[i : i+nc : i+nc]
+			}
+			for ci := range cols {
+				v, used, err := readSpool(data)
+				if err != nil {
+					return nil, fmt.Errorf("reading spool: %w", err)
+				}
+				data = data[used:]
+				if keep {
+					row[ci] = toParquet(v, cols[ci].Kind, ci)
+				}
+			}
+			if keep {
+				b.rows = append(b.rows, row)
+			}
+		}
+		at += int64(blk.rows)
+	}
+	return b.rows, nil
+}
 
 func unexpected(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-func binaryUvarint(r *bufio.Reader) (uint64, error) {
-	var x uint64
-	var s uint
-	for i := 0; i < 10; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			return 0, unexpected(err)
-		}
-		if b < 0x80 {
-			return x | uint64(b)<<s, nil
-		}
-		x |= uint64(b&0x7f) << s
-		s += 7
-	}
-	return 0, fmt.Errorf("bad length")
-}
-
-func appendUvarintBytes(dst []byte, x uint64) []byte {
-	for x >= 0x80 {
-		dst = append(dst, byte(x)|0x80)
-		x >>= 7
-	}
-	return append(dst, byte(x))
 }

@@ -6,9 +6,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // TestScoresMatchXGBoost scores the fixture into every output format and
@@ -150,5 +153,55 @@ func TestSpecErrors(t *testing.T) {
 	_, err := Run(context.Background(), Spec{Input: bad, Output: filepath.Join(dir, "o3.csv")}, Options{Model: m})
 	if err == nil || !strings.Contains(err.Error(), `"mean_radius"`) {
 		t.Errorf("missing features: %v", err)
+	}
+}
+
+// TestParquetRowGroupsSpanChunks: a Parquet output of several row groups,
+// each starting inside a chunk, holds every row once and in order.
+func TestParquetRowGroupsSpanChunks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores 300k rows")
+	}
+	m := loadModel(t)
+	dir := t.TempDir()
+	in := fixtureWithID(t, dir, 528) // 300,432 rows: 2 full groups and a part
+	spec := Spec{Input: in, IDColumn: "id", ChunkRows: 1000, Workers: 2}
+	spec.Output = filepath.Join(dir, "out.csv")
+	if _, err := Run(context.Background(), spec, Options{Model: m}); err != nil {
+		t.Fatal(err)
+	}
+	spec.Output = filepath.Join(dir, "out.parquet")
+	if _, err := Run(context.Background(), spec, Options{Model: m}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(spec.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	for _, rg := range pf.RowGroups() {
+		sizes = append(sizes, rg.NumRows())
+	}
+	if want := []int64{131072, 131072, 38288}; !slices.Equal(sizes, want) {
+		t.Errorf("row groups of %v rows; want %v", sizes, want)
+	}
+	back := filepath.Join(dir, "back.csv")
+	if err := Copy(context.Background(), nil, spec.Output, "", back, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := readFile(t, filepath.Join(dir, "out.csv")), readFile(t, back); a != b {
+		al, bl := lines(a), lines(b)
+		for i := range min(len(al), len(bl)) {
+			if al[i] != bl[i] {
+				t.Fatalf("Parquet output read back differs from the CSV output at line %d: %q vs %q (%d and %d lines)", i+1, bl[i], al[i], len(bl), len(al))
+			}
+		}
+		t.Fatalf("Parquet output read back has %d lines; the CSV output %d", len(bl), len(al))
 	}
 }
