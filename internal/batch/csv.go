@@ -437,13 +437,16 @@ func scan8(w uint64, avail int) (v float32, n int, ok bool) {
 	dot := ^((x + swarLow7) | x) &^ w & swarHigh
 	bad := ^(digit | dot) & swarHigh
 	if avail < 8 {
-		bad |= swarHigh << (8 * max(avail, 0))
+		bad |= swarHigh << (8 * max(avail, 0) & 63)
 	}
 	n = 8
 	if bad != 0 {
 		n = bits.TrailingZeros64(bad) >> 3
 	}
-	keep := uint64(1)<<(8*n) - 1 // all ones when n is 8
+	if n == 0 {
+		return 0, 0, false
+	}
+	keep := ^uint64(0) >> ((64 - 8*n) & 63) // all ones when n is 8
 	dot &= keep
 	if dot&(dot-1) != 0 {
 		return 0, n, false
@@ -452,7 +455,7 @@ func scan8(w uint64, avail int) (v float32, n int, ok bool) {
 	d := w & keep
 	if dot != 0 {
 		p := bits.TrailingZeros64(dot) >> 3
-		below := uint64(1)<<(8*p) - 1
+		below := uint64(1)<<(8*p&63) - 1
 		d = d&below | (d>>8)&^below
 		digits--
 		frac = n - p - 1
@@ -462,7 +465,7 @@ func scan8(w uint64, avail int) (v float32, n int, ok bool) {
 	}
 	// Right-align the digits (leading zero bytes) and combine them in
 	// three multiplications: pairs, quadruples, then the eight.
-	d = (d & swarLow4) << (8 * (8 - digits))
+	d = (d & swarLow4) << (8 * (8 - digits) & 63)
 	d = (d * (10<<8 + 1)) >> 8
 	d = ((d & 0x00FF00FF00FF00FF) * (100<<16 + 1)) >> 16
 	m := ((d & 0x0000FFFF0000FFFF) * (10000<<32 + 1)) >> 32
