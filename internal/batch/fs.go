@@ -17,9 +17,10 @@ type File interface {
 	io.Closer
 }
 
-// FS opens inputs and creates outputs. LocalFS is the local file system;
-// an object store implements the same methods (an output there is written
-// locally and uploaded by Finish).
+// FS opens inputs. LocalFS is the local file system; an object store
+// implements the same two methods. Outputs, checkpoints and rejects are
+// written on the local file system, whose appends, fsync and rename make a
+// run crash-safe.
 type FS interface {
 	// Open opens path for reading and returns its size.
 	Open(ctx context.Context, path string) (File, int64, error)
