@@ -75,6 +75,7 @@ type parsed struct {
 	contentLength int64
 	close         bool // the connection closes after the answer
 	keepAlive10   bool // an HTTP/1.0 client asked for keep-alive
+	http10        bool
 }
 
 // serve runs the keep-alive loop until the connection closes or is handed
@@ -194,21 +195,22 @@ func (c *conn) serve() {
 			req.Body = body
 			r, w = 0, 0
 		}
-		if c.s.shutting.Load() {
-			p.close = true
-		}
+		// The Connection header net/http would send: none when an
+		// HTTP/1.0 request closes (that is its default).
 		conn := ""
 		switch {
-		case p.close:
+		case p.close && !p.http10:
 			conn = "close"
 		case p.keepAlive10:
 			conn = "keep-alive"
 		}
-		st.resp.reset(conn)
+		st.resp.reset(conn, p.http10)
+		st.resp.shutting = &c.s.shutting
 		c.s.h.ServeLean(&st.resp, req)
 		if !st.resp.written {
 			st.resp.Write(200, "", nil)
 		}
+		p.close = p.close || st.resp.connection == "close" // Write closes when shutting down
 		*req = Request{}
 		if cap(st.big) > maxPooledBody {
 			st.big = nil
@@ -256,7 +258,7 @@ func (c *conn) release() {
 	}
 	c.st = nil
 	st.req = Request{}
-	st.resp.reset("")
+	st.resp.reset("", false)
 	if cap(st.resp.out) > maxPooledBody {
 		st.resp.out = nil
 	}
@@ -380,6 +382,7 @@ func parseHead(head []byte, h Handler) (parsed, verdict) {
 	if lengths != 1 || hosts > 1 || hosts == 0 && !http10 {
 		return p, handOff
 	}
+	p.http10 = http10
 	if http10 {
 		p.close = wantClose || !wantKeepAlive
 		p.keepAlive10 = !p.close

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,6 +119,11 @@ type Response struct {
 	// "keep-alive" (an HTTP/1.0 client that asked for it).
 	connection string
 	date       *dateCache
+	// http10 answers an HTTP/1.0 request, whose status line says
+	// HTTP/1.0 as net/http's does.
+	http10 bool
+	// shutting, when set, makes the answer close the connection.
+	shutting *atomic.Bool
 }
 
 // SetHeader sets a response header, replacing an earlier value. key must
@@ -148,8 +154,15 @@ func (w *Response) Write(status int, contentType string, body []byte) {
 		return
 	}
 	w.written = true
+	if w.shutting != nil && w.shutting.Load() {
+		w.connection = "close"
+	}
 	b := w.out[:0]
-	b = append(b, "HTTP/1.1 "...)
+	if w.http10 {
+		b = append(b, "HTTP/1.0 "...)
+	} else {
+		b = append(b, "HTTP/1.1 "...)
+	}
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	if text := http.StatusText(status); text != "" {
@@ -181,7 +194,8 @@ func (w *Response) Write(status int, contentType string, body []byte) {
 }
 
 // reset readies w for the next request.
-func (w *Response) reset(connection string) {
+func (w *Response) reset(connection string, http10 bool) {
+	w.http10 = http10
 	w.n = 0
 	w.keys, w.vals = [maxResponseHeaders]string{}, [maxResponseHeaders]string{}
 	w.out = w.out[:0]
