@@ -381,3 +381,29 @@ func BenchmarkLoop(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParseHead checks the head parser never panics and that what it
+// serves is well formed.
+func FuzzParseHead(f *testing.F) {
+	f.Add([]byte("POST /lean/a?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"))
+	f.Add([]byte("POST /lean/a HTTP/1.0\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("POST /lean/a HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end, bad := headEnd(b)
+		if bad || end == 0 {
+			return
+		}
+		p, v := parseHead(b[:end], &routes{})
+		if v != serveLean {
+			return
+		}
+		if p.contentLength < 0 || len(p.path) == 0 || p.path[0] != '/' {
+			t.Fatalf("served a bad head: %+v", p)
+		}
+		r := Request{head: p.headers}
+		if got := r.Header("Content-Length"); got == "" {
+			t.Fatalf("served head has no Content-Length: %q", b[:end])
+		}
+	})
+}
