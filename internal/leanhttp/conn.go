@@ -2,6 +2,7 @@ package leanhttp
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"net"
 	"sync"
@@ -114,7 +115,7 @@ func (c *conn) serve() {
 				if c.s.shutting.Load() {
 					return
 				}
-				setReadDeadline(c.nc, opts.IdleTimeout)
+				setReadDeadline(c.nc, cmp.Or(opts.IdleTimeout, opts.ReadTimeout)) // as net/http
 			} else {
 				setReadDeadline(c.nc, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
 			}

@@ -51,7 +51,7 @@ type Options struct {
 	// end of its answer.
 	WriteTimeout time.Duration
 	// IdleTimeout bounds the wait for the next request on a kept-alive
-	// connection.
+	// connection; 0 means ReadTimeout.
 	IdleTimeout time.Duration
 	// MaxBodyBytes is the largest body read; a larger Content-Length
 	// reaches the Handler with a nil Body, and the connection is closed
