@@ -53,9 +53,9 @@ type Options struct {
 	// IdleTimeout bounds the wait for the next request on a kept-alive
 	// connection; 0 means ReadTimeout.
 	IdleTimeout time.Duration
-	// MaxBodyBytes is the largest body read; a larger Content-Length
-	// reaches the Handler with a nil Body, and the connection is closed
-	// after the answer without reading it.
+	// MaxBodyBytes is the largest body read (it must be set); a larger
+	// Content-Length reaches the Handler with a nil Body, and the
+	// connection is closed after the answer without reading it.
 	MaxBodyBytes int64
 	// Logger receives handler panics; nil discards them.
 	Logger *slog.Logger
