@@ -58,7 +58,33 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.DurationVar(&cfg.JobLease, "job-lease", 30*time.Second, "how long a claimed batch shard stays this worker's without a heartbeat; a dead worker's shards are claimed again after it")
 	f.StringVar(logLevel, "log-level", envOr("SLUICE_LOG_LEVEL", "info"), "debug, info, warn or error (env SLUICE_LOG_LEVEL)")
 	f.StringVar(logFormat, "log-format", envOr("SLUICE_LOG_FORMAT", "text"), "text or json (env SLUICE_LOG_FORMAT)")
+	fastPathFlag(cmd, cfg)
 	securityFlags(cmd, cfg)
+}
+
+// fastPathFlag binds --http-fast-path (env SLUICE_HTTP_FAST_PATH).
+func fastPathFlag(cmd *cobra.Command, cfg *server.Config) {
+	env := os.Getenv("SLUICE_HTTP_FAST_PATH")
+	def, envErr := true, error(nil)
+	if env != "" {
+		if def, envErr = strconv.ParseBool(env); envErr != nil {
+			envErr = fmt.Errorf("SLUICE_HTTP_FAST_PATH: %q is not true or false", env)
+		}
+	}
+	var on bool
+	cmd.Flags().BoolVar(&on, "http-fast-path", def, "answer the inference routes (POST .../infer, :predict) on plain HTTP/1.1 with a lean loop instead of net/http; "+
+		"other routes, TLS and tracing use net/http either way (env SLUICE_HTTP_FAST_PATH)")
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if envErr != nil && !c.Flags().Changed("http-fast-path") {
+			return envErr
+		}
+		cfg.NoHTTPFastPath = !on
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
 }
 
 func envOr(key, def string) string {

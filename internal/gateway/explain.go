@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"go.opentelemetry.io/otel/trace"
@@ -33,11 +34,12 @@ const ContributionsOutput = "contributions"
 const ParamExplain = "explain"
 
 // explainQuery reads ?explain=; absent is false.
-func explainQuery(r *http.Request) (bool, *httpError) {
-	if r.URL.RawQuery == "" {
+func explainQuery(rawQuery string) (bool, *httpError) {
+	if rawQuery == "" {
 		return false, nil // the usual case, without parsing a query
 	}
-	v := r.URL.Query().Get(ParamExplain)
+	q, _ := url.ParseQuery(rawQuery) // as net/http's URL.Query: bad pairs are dropped
+	v := q.Get(ParamExplain)
 	if v == "" {
 		return false, nil
 	}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/leanhttp"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/predlog"
 	"github.com/sluicehq/sluice/internal/oip"
@@ -132,6 +133,9 @@ func New(opts Options) *Gateway {
 // the snapshot they started with.
 func (g *Gateway) Swap(s *Snapshot) { g.snap.Store(s) }
 
+// MaxBodyBytes is the request body limit in force.
+func (g *Gateway) MaxBodyBytes() int64 { return g.opts.MaxBodyBytes }
+
 // Current returns the snapshot in use, or nil before the first Swap.
 func (g *Gateway) Current() *Snapshot { return g.snap.Load() }
 
@@ -175,11 +179,7 @@ var Version = "dev"
 // resolveHTTP routes a REST request: the endpoint from the path, a pinned
 // version from the path, or the traffic plan (sticky by header).
 func (g *Gateway) resolveHTTP(r *http.Request) (*call, *httpError) {
-	name := r.PathValue("name")
-	if name == "" {
-		name = r.PathValue("endpoint")
-	}
-	return g.resolve(r.Context(), name, r.PathValue("version"), r.Header.Get, r.RemoteAddr)
+	return g.resolve(r.Context(), r.PathValue("name"), r.PathValue("version"), r.Header.Get, r.RemoteAddr)
 }
 
 func (g *Gateway) modelMetadata(w http.ResponseWriter, r *http.Request) {
@@ -226,36 +226,96 @@ func (g *Gateway) modelReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"ready":true}`))
 }
 
+// inferRequest is what infer and predict read from a request, whichever
+// transport carried it: net/http, or the lean HTTP/1.1 loop (lean.go).
+// Both run the same code from here on.
+type inferRequest struct {
+	ctx           context.Context
+	name, version string // path values (predict takes its name from call)
+	call          string // predict's {call} segment, "name:predict"
+	path          string // the URL path, for messages
+	rawQuery      string
+	header        func(string) string
+	remote        string
+	// The body is read from hr, bounded through hw (net/http), or was
+	// read already: body, nil when contentLength is over the limit.
+	hw            http.ResponseWriter
+	hr            *http.Request
+	body          []byte
+	contentLength int64
+}
+
+// httpInferRequest describes a net/http request to an inference route.
+func httpInferRequest(w http.ResponseWriter, r *http.Request) inferRequest {
+	return inferRequest{ctx: r.Context(), name: r.PathValue("name"), version: r.PathValue("version"), call: r.PathValue("call"),
+		path: r.URL.Path, rawQuery: r.URL.RawQuery, header: r.Header.Get, remote: r.RemoteAddr, hw: w, hr: r}
+}
+
+// answer is where an inference handler writes its answer: net/http's
+// ResponseWriter (w) or the lean loop's Response (lw); one is set.
+type answer struct {
+	w  http.ResponseWriter
+	lw *leanhttp.Response
+}
+
+func (a answer) setHeader(key, value string) {
+	if a.lw != nil {
+		a.lw.SetHeader(key, value)
+		return
+	}
+	a.w.Header()[key] = []string{value}
+}
+
+func (a answer) json(status int, body []byte) {
+	if a.lw != nil {
+		a.lw.Write(status, "application/json", body)
+		return
+	}
+	writeJSON(a.w, status, body)
+}
+
 func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
-	rid := requestID(r)
-	w.Header().Set(HeaderRequestID, rid)
-	c, herr := g.resolveHTTP(r)
+	ir := httpInferRequest(w, r)
+	g.serveInfer(answer{w: w}, &ir)
+}
+
+func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
+	ir := httpInferRequest(w, r)
+	g.servePredict(answer{w: w}, &ir)
+}
+
+// serveInfer answers an Open Inference Protocol v2 infer call.
+func (g *Gateway) serveInfer(a answer, ir *inferRequest) {
+	rid := pickRequestID(ir.header(HeaderRequestID))
+	a.setHeader(HeaderRequestID, rid)
+	c, herr := g.resolve(ir.ctx, ir.name, ir.version, ir.header, ir.remote)
 	if herr != nil {
-		g.fail(w, herr)
+		g.failTo(a, herr)
 		return
 	}
 	in := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(in)
-	if herr := g.readBody(w, r, in); herr != nil {
-		g.fail(w, herr)
+	body, herr := g.inferBody(ir, in)
+	if herr != nil {
+		g.failTo(a, herr)
 		return
 	}
-	req, err := oip.DecodeInferRequest(in.Bytes(), g.opts.Limits)
+	req, err := oip.DecodeInferRequest(body, g.opts.Limits)
 	if err != nil {
-		g.fail(w, badRequest(err))
+		g.failTo(a, badRequest(err))
 		return
 	}
-	explain, herr := explainQuery(r)
+	explain, herr := explainQuery(ir.rawQuery)
 	if herr == nil && !explain {
 		explain, herr = explainParam(req.Parameters)
 	}
 	if herr != nil {
-		g.fail(w, herr)
+		g.failTo(a, herr)
 		return
 	}
-	outputs, e, herr := g.runInfer(r.Context(), rid, c, req, explain)
+	outputs, e, herr := g.runInfer(ir.ctx, rid, c, req, explain)
 	if herr != nil {
-		g.fail(w, herr)
+		g.failTo(a, herr)
 		return
 	}
 	id := req.ID
@@ -269,102 +329,123 @@ func (g *Gateway) infer(w http.ResponseWriter, r *http.Request) {
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
 	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), resp))
-	g.answerHeaders(w, c)
-	writeJSON(w, http.StatusOK, out.Bytes())
+	g.answerHeaders(a, c)
+	a.json(http.StatusOK, out.Bytes())
 }
 
 // answerHeaders sets the headers naming the version that answered.
-func (g *Gateway) answerHeaders(w http.ResponseWriter, c *call) {
-	h := w.Header()
-	h[HeaderModelVersion] = []string{c.b.versionStr}
+func (g *Gateway) answerHeaders(a answer, c *call) {
+	a.setHeader(HeaderModelVersion, c.b.versionStr)
 	if c.role != "" {
-		h[HeaderModelRole] = []string{string(c.role)}
+		a.setHeader(HeaderModelRole, string(c.role))
 	}
 }
 
-func (g *Gateway) predict(w http.ResponseWriter, r *http.Request) {
-	rid := requestID(r)
-	w.Header().Set(HeaderRequestID, rid)
-	name, verb, ok := strings.Cut(r.PathValue("call"), ":")
+// servePredict answers POST /v1/endpoints/{name}:predict, the plain JSON
+// form.
+func (g *Gateway) servePredict(a answer, ir *inferRequest) {
+	rid := pickRequestID(ir.header(HeaderRequestID))
+	a.setHeader(HeaderRequestID, rid)
+	name, verb, ok := strings.Cut(ir.call, ":")
 	if !ok || verb != "predict" {
-		g.fail(w, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("unknown method %q: use POST /v1/endpoints/{name}:predict", r.URL.Path)})
+		g.failTo(a, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("unknown method %q: use POST /v1/endpoints/{name}:predict", ir.path)})
 		return
 	}
-	r.SetPathValue("endpoint", name)
-	explain, herr := explainQuery(r)
+	explain, herr := explainQuery(ir.rawQuery)
 	if herr != nil {
-		g.fail(w, herr)
+		g.failTo(a, herr)
 		return
 	}
-	c, herr := g.resolveHTTP(r)
+	c, herr := g.resolve(ir.ctx, name, "", ir.header, ir.remote)
 	if herr != nil {
-		g.fail(w, herr)
+		g.failTo(a, herr)
 		return
 	}
 	if !c.b.Ready() {
-		g.fail(w, notReady(c.ep, c.b))
+		g.failTo(a, notReady(c.ep, c.b))
 		return
 	}
 	spec, ok := c.tabularSpec()
 	if !ok {
-		g.fail(w, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", c.ep.Name, c.ep.Name)})
+		g.failTo(a, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", c.ep.Name, c.ep.Name)})
 		return
 	}
 	in := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(in)
-	if herr := g.readBody(w, r, in); herr != nil {
-		g.fail(w, herr)
+	body, herr := g.inferBody(ir, in)
+	if herr != nil {
+		g.failTo(a, herr)
 		return
 	}
-	x, err := oip.DecodeInstances(in.Bytes(), spec, g.opts.Limits)
+	x, err := oip.DecodeInstances(body, spec, g.opts.Limits)
 	if err != nil {
-		g.fail(w, badRequest(err))
+		g.failTo(a, badRequest(err))
 		return
 	}
 	inputs := []inference.Tensor{x}
 	g.stickByFeature(c, inputs)
 	if !c.b.Ready() {
-		g.fail(w, notReady(c.ep, c.b))
+		g.failTo(a, notReady(c.ep, c.b))
 		return
 	}
 	if explain {
 		if _, herr := explainer(c.b); herr != nil {
-			g.fail(w, herr)
+			g.failTo(a, herr)
 			return
 		}
 	}
-	outputs, herr := g.score(r.Context(), rid, c, inputs)
+	outputs, herr := g.score(ir.ctx, rid, c, inputs)
 	if herr != nil {
-		g.fail(w, herr)
+		g.failTo(a, herr)
 		return
 	}
 	if len(outputs) == 0 {
-		g.fail(w, &httpError{status: http.StatusInternalServerError, msg: "model returned no outputs"})
+		g.failTo(a, &httpError{status: http.StatusInternalServerError, msg: "model returned no outputs"})
 		return
 	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	body := oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version)
+	pb := oip.AppendPredictions(out.AvailableBuffer(), outputs[0], c.b.Version)
 	if explain {
-		e, herr := g.explain(r.Context(), c, inputs)
+		e, herr := g.explain(ir.ctx, c, inputs)
 		if herr != nil {
-			g.fail(w, herr)
+			g.failTo(a, herr)
 			return
 		}
-		if body, err = appendPlainExplanation(body, e); err != nil {
-			g.fail(w, &httpError{status: http.StatusInternalServerError, msg: err.Error()})
+		if pb, err = appendPlainExplanation(pb, e); err != nil {
+			g.failTo(a, &httpError{status: http.StatusInternalServerError, msg: err.Error()})
 			return
 		}
 	}
-	out.Write(body)
-	g.answerHeaders(w, c)
-	writeJSON(w, http.StatusOK, out.Bytes())
+	out.Write(pb)
+	g.answerHeaders(a, c)
+	a.json(http.StatusOK, out.Bytes())
+}
+
+// inferBody returns the request body: read into buf from net/http, or the
+// body the lean loop read, with 413 over the limit either way.
+func (g *Gateway) inferBody(ir *inferRequest, buf *bytes.Buffer) ([]byte, *httpError) {
+	if ir.hr != nil {
+		if herr := g.readBody(ir.hw, ir.hr, buf); herr != nil {
+			return nil, herr
+		}
+		return buf.Bytes(), nil
+	}
+	if ir.contentLength > g.opts.MaxBodyBytes {
+		return nil, tooLarge(ir.contentLength, g.opts.MaxBodyBytes)
+	}
+	return ir.body, nil
+}
+
+// tooLarge is the 413 for a declared body length over the limit.
+func tooLarge(n, limit int64) *httpError {
+	return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", n, limit)}
 }
 
 // readBody reads the request body into buf, answering 413 over the limit.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) *httpError {
 	if r.ContentLength > g.opts.MaxBodyBytes {
-		return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, g.opts.MaxBodyBytes)}
+		return tooLarge(r.ContentLength, g.opts.MaxBodyBytes)
 	}
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
@@ -419,10 +500,6 @@ func notReady(ep *Endpoint, b *Backend) *httpError {
 	return &httpError{status: http.StatusServiceUnavailable, msg: msg}
 }
 
-// requestID returns the caller's request id when it sent a sane one, else a
-// new random one.
-func requestID(r *http.Request) string { return pickRequestID(r.Header.Get(HeaderRequestID)) }
-
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x21 || s[i] > 0x7e {
@@ -445,14 +522,17 @@ func badRequest(err error) *httpError {
 }
 
 // fail writes the Open Inference Protocol error body {"error": "..."}.
-func (g *Gateway) fail(w http.ResponseWriter, e *httpError) {
+func (g *Gateway) fail(w http.ResponseWriter, e *httpError) { g.failTo(answer{w: w}, e) }
+
+// failTo is fail for either transport.
+func (g *Gateway) failTo(a answer, e *httpError) {
 	if e.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
+		a.setHeader("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
 	}
 	body, _ := marshal(struct {
 		Error string `json:"error"`
 	}{e.msg})
-	writeJSON(w, e.status, body)
+	a.json(e.status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

@@ -26,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/internal/auth"
 	"github.com/sluicehq/sluice/internal/gateway"
 	"github.com/sluicehq/sluice/internal/jobs"
+	"github.com/sluicehq/sluice/internal/leanhttp"
 	"github.com/sluicehq/sluice/internal/monitor"
 	"github.com/sluicehq/sluice/internal/monitor/tracing"
 	"github.com/sluicehq/sluice/internal/oip"
@@ -100,6 +101,11 @@ type Config struct {
 	// 10m, 2m). They cover whole requests and answers, so pushes of large
 	// artifacts must finish within them.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// NoHTTPFastPath serves every request through net/http. By default,
+	// without TLS, the inference routes are answered by a lean HTTP/1.1
+	// loop (internal/leanhttp) and every other connection is handed to
+	// net/http (docs/benchmarks.md).
+	NoHTTPFastPath bool
 	// OTLPEndpoint turns tracing on, exporting spans to this OTLP
 	// collector URL (http(s)://host:4318 or grpc(s)://host:4317); empty
 	// leaves it to the OTEL_EXPORTER_OTLP_* environment variables, and
@@ -284,7 +290,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
@@ -292,9 +298,17 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
+	// lean answers the inference routes ahead of net/http on plain TCP;
+	// nil serves everything through srv.
+	var lean *leanhttp.Server
 	if sec.tls != nil {
 		ln = tls.NewListener(ln, sec.tls)
 		scheme = "https"
+	} else if !cfg.NoHTTPFastPath {
+		lean = leanhttp.New(gw, leanhttp.Options{
+			ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+			MaxBodyBytes: gw.MaxBodyBytes(), Logger: log,
+		})
 	}
 	var gs *gateway.GRPCServer
 	var gln net.Listener
@@ -310,14 +324,24 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		gs = gw.NewGRPCServer(gopts...)
 		log.Info("sluice serving gRPC", "grpc_addr", gln.Addr().String())
 	}
-	log.Info("sluice serving", "addr", ln.Addr().String(), "scheme", scheme, "auth", !cfg.Security.AuthOff, "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String(), "startup", time.Since(start).Round(time.Millisecond))
+	log.Info("sluice serving", "addr", ln.Addr().String(), "scheme", scheme, "http_fast_path", lean != nil, "auth", !cfg.Security.AuthOff, "store", db.Dialect(), "data_dir", cfg.DataDir, "version", version.String(), "startup", time.Since(start).Round(time.Millisecond))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	httpLn := ln
+	if lean != nil {
+		httpLn = lean.Handoff()
+		g.Go(func() error {
+			if err := lean.Serve(ln); !errors.Is(err, leanhttp.ErrServerClosed) {
+				return fmt.Errorf("serving HTTP: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving HTTP: %w", err)
 		}
 		return nil
@@ -366,14 +390,34 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("draining: %w", err)
-		}
-		return nil
+		return drainHTTP(sctx, srv, lean)
 	})
 	err = g.Wait()
 	log.Info("sluice stopped")
 	return err
+}
+
+// readHeaderTimeout bounds reading a request's line and headers.
+const readHeaderTimeout = 10 * time.Second
+
+// drainHTTP shuts the lean path (when there is one) and net/http down
+// together: neither accepts more, idle connections close, requests in
+// flight finish until ctx ends.
+func drainHTTP(ctx context.Context, srv *http.Server, lean *leanhttp.Server) error {
+	var leanErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if lean != nil {
+			leanErr = lean.Shutdown(ctx)
+		}
+	}()
+	err := srv.Shutdown(ctx)
+	<-done
+	if err = errors.Join(err, leanErr); err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	return nil
 }
 
 // URL returns the http:// URL for a listen address, mapping a wildcard host

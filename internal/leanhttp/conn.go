@@ -1,0 +1,510 @@
+package leanhttp
+
+import (
+	"bytes"
+	"cmp"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// readBufSize is the per-connection read buffer: a request whose line and
+// headers do not fit goes to net/http, which applies its own limit.
+const readBufSize = 8 << 10
+
+// maxPooledBody is the largest body buffer kept for reuse.
+const maxPooledBody = 4 << 20
+
+// lingerTimeout is how long a connection closed with unread input keeps
+// reading, so the client gets the answer before a reset (net/http waits
+// as long).
+const lingerTimeout = 500 * time.Millisecond
+
+// Connection states, for Shutdown.
+const (
+	stateActive int32 = iota // reading or answering a request
+	stateIdle                // waiting for the first byte of a request
+	stateClosed
+)
+
+// conn is one connection served by the lean loop.
+type conn struct {
+	s     *Server
+	nc    net.Conn
+	state atomic.Int32
+	st    *connState
+}
+
+// connState is the pooled, per-connection memory.
+type connState struct {
+	rbuf []byte // readBufSize bytes
+	big  []byte // body buffer for bodies larger than rbuf can hold
+	req  Request
+	resp Response
+	date dateCache
+	// lookup is req.Header bound once, so requests need not allocate it.
+	lookup func(string) string
+}
+
+var statePool = sync.Pool{New: func() any {
+	st := &connState{rbuf: make([]byte, readBufSize)}
+	st.resp.date = &st.date
+	st.lookup = st.req.Header
+	return st
+}}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc}
+	c.state.Store(stateIdle) // a new connection waits for its first request
+	return c
+}
+
+// verdict is what the parser makes of a request head.
+type verdict int
+
+const (
+	serveLean verdict = iota // a request the lean loop answers
+	handOff                  // anything else: net/http answers it
+)
+
+// parsed is a request head the lean loop serves.
+type parsed struct {
+	path, query   []byte
+	headers       []byte // the header lines, each ending in CRLF
+	contentLength int64
+	close         bool // the connection closes after the answer
+	keepAlive10   bool // an HTTP/1.0 client asked for keep-alive
+	http10        bool
+}
+
+// serve runs the keep-alive loop until the connection closes or is handed
+// to net/http.
+func (c *conn) serve() {
+	st := statePool.Get().(*connState)
+	c.st = st
+	handed := false
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.log.Error("panic serving a request", "remote", c.nc.RemoteAddr().String(), "panic", p)
+		}
+		c.s.track(c, false)
+		if !handed {
+			c.nc.Close()
+		}
+		c.release()
+	}()
+	remote := c.nc.RemoteAddr().String()
+	r, w := 0, 0 // unread input is st.rbuf[r:w]
+	opts := &c.s.opts
+	for first := true; ; first = false {
+		if r == w {
+			r, w = 0, 0
+		} else if r > 0 {
+			w = copy(st.rbuf, st.rbuf[r:w])
+			r = 0
+		}
+		if w == 0 {
+			// Wait for the request's first byte: the idle timeout between
+			// requests, the header timeout before the first.
+			if !first {
+				if !c.state.CompareAndSwap(stateActive, stateIdle) {
+					return
+				}
+				if c.s.shutting.Load() {
+					return
+				}
+				setReadDeadline(c.nc, cmp.Or(opts.IdleTimeout, opts.ReadTimeout)) // as net/http
+			} else {
+				setReadDeadline(c.nc, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
+			}
+			n, _ := c.nc.Read(st.rbuf)
+			if n == 0 {
+				return
+			}
+			w = n
+		}
+		if !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() != stateActive {
+			return // closed by Shutdown
+		}
+		t0 := time.Now()
+		deadline(c.nc.SetReadDeadline, t0, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
+		// Read until the head is complete.
+		var end int
+		for {
+			var bad bool
+			end, bad = headEnd(st.rbuf[:w])
+			if bad {
+				c.handOff(st.rbuf[:w])
+				handed = true
+				return
+			}
+			if end > 0 {
+				break
+			}
+			if w == len(st.rbuf) {
+				c.handOff(st.rbuf[:w]) // a head too large for the lean loop
+				handed = true
+				return
+			}
+			n, err := c.nc.Read(st.rbuf[w:])
+			w += n
+			if err != nil && n == 0 {
+				return
+			}
+		}
+		p, v := parseHead(st.rbuf[:end], c.s.h)
+		if v == handOff {
+			c.handOff(st.rbuf[:w])
+			handed = true
+			return
+		}
+		deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
+		deadline(c.nc.SetWriteDeadline, t0, opts.WriteTimeout)
+		req := &st.req
+		*req = Request{Ctx: c.s.ctx, Path: string(p.path), Remote: remote, ContentLength: p.contentLength, head: p.headers, Lookup: st.lookup}
+		if len(p.query) > 0 {
+			req.RawQuery = string(p.query)
+		}
+		unread := false
+		switch {
+		case p.contentLength > opts.MaxBodyBytes:
+			unread, p.close = true, true
+			r = w
+		case int64(end)+p.contentLength <= int64(len(st.rbuf)):
+			need := end + int(p.contentLength)
+			for w < need {
+				n, err := c.nc.Read(st.rbuf[w:])
+				w += n
+				if err != nil && w < need {
+					return
+				}
+			}
+			req.Body = st.rbuf[end:need]
+			r = need
+		default:
+			n := int(p.contentLength)
+			if cap(st.big) < n {
+				st.big = make([]byte, n)
+			}
+			body := st.big[:n]
+			have := copy(body, st.rbuf[end:w])
+			if _, err := io.ReadFull(c.nc, body[have:]); err != nil {
+				return
+			}
+			req.Body = body
+			r, w = 0, 0
+		}
+		// The Connection header net/http would send: none when an
+		// HTTP/1.0 request closes (that is its default).
+		conn := ""
+		switch {
+		case p.close && !p.http10:
+			conn = "close"
+		case p.keepAlive10:
+			conn = "keep-alive"
+		}
+		st.resp.reset(conn, p.http10)
+		st.resp.shutting = &c.s.shutting
+		c.s.h.ServeLean(&st.resp, req)
+		if !st.resp.written {
+			st.resp.Write(200, "", nil)
+		}
+		p.close = p.close || st.resp.connection == "close" // Write closes when shutting down
+		*req = Request{}
+		if cap(st.big) > maxPooledBody {
+			st.big = nil
+		}
+		if _, err := c.nc.Write(st.resp.out); err != nil {
+			return
+		}
+		if p.close {
+			if unread {
+				c.linger()
+			}
+			return
+		}
+	}
+}
+
+// handOff passes the connection to net/http, replaying pending.
+func (c *conn) handOff(pending []byte) {
+	c.s.track(c, false)
+	c.state.Store(stateClosed)
+	_ = c.nc.SetDeadline(time.Time{})
+	rc := &replayConn{Conn: c.nc, pending: bytes.Clone(pending)}
+	c.s.handoff.give(rc)
+}
+
+// linger half-closes the connection and reads what the client still
+// sends for a moment, so it reads the answer instead of a reset.
+func (c *conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	for {
+		if _, err := c.nc.Read(c.st.rbuf); err != nil {
+			return
+		}
+	}
+}
+
+// release returns the connection's memory to the pool.
+func (c *conn) release() {
+	st := c.st
+	if st == nil {
+		return
+	}
+	c.st = nil
+	st.req = Request{}
+	st.resp.reset("", false)
+	if cap(st.resp.out) > maxPooledBody {
+		st.resp.out = nil
+	}
+	statePool.Put(st)
+}
+
+// min0 is the smaller of two timeouts, where 0 means none.
+func min0(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
+func setReadDeadline(nc net.Conn, d time.Duration) {
+	deadline(nc.SetReadDeadline, time.Now(), d)
+}
+
+// deadline sets t0+d, or no deadline when d is 0.
+func deadline(set func(time.Time) error, t0 time.Time, d time.Duration) {
+	if d <= 0 {
+		_ = set(time.Time{})
+		return
+	}
+	_ = set(t0.Add(d))
+}
+
+// headEnd returns the length of the request head (line and headers,
+// through the empty line) at the start of b, 0 while incomplete; bad is
+// true for a line not ending in CRLF or a head starting with an empty
+// line, which net/http judges.
+func headEnd(b []byte) (end int, bad bool) {
+	start := 0
+	for {
+		i := bytes.IndexByte(b[start:], '\n')
+		if i < 0 {
+			return 0, false
+		}
+		i += start
+		if i == 0 || b[i-1] != '\r' {
+			return 0, true
+		}
+		if i-1 == start {
+			if start == 0 {
+				return 0, true
+			}
+			return i + 1, false
+		}
+		start = i + 1
+	}
+}
+
+// parseHead parses a complete head and decides whether the lean loop
+// serves it. It is strict: anything net/http might judge differently —
+// a malformed line, a header it checks, a body that is not a plain
+// Content-Length — is handed off.
+func parseHead(head []byte, h Handler) (parsed, verdict) {
+	var p parsed
+	i := indexCRLF(head)
+	line := head[:i]
+	rest := head[i+2 : len(head)-2] // the header lines
+	method, line, ok := bytes.Cut(line, []byte{' '})
+	if !ok || string(method) != "POST" {
+		return p, handOff
+	}
+	target, proto, ok := bytes.Cut(line, []byte{' '})
+	if !ok || len(target) == 0 || target[0] != '/' {
+		return p, handOff
+	}
+	var http10 bool
+	switch string(proto) {
+	case "HTTP/1.1":
+	case "HTTP/1.0":
+		http10 = true
+	default:
+		return p, handOff
+	}
+	p.path, p.query, _ = bytes.Cut(target, []byte{'?'})
+	if !cleanQuery(p.query) || !h.Route(p.path) {
+		return p, handOff
+	}
+	p.headers = rest
+	hosts, lengths := 0, 0
+	wantClose, wantKeepAlive := false, false
+	for len(rest) > 0 {
+		j := indexCRLF(rest)
+		hl := rest[:j]
+		rest = rest[j+2:]
+		colon := bytes.IndexByte(hl, ':')
+		if colon <= 0 || !isToken(hl[:colon]) {
+			return p, handOff
+		}
+		name, value := hl[:colon], trimOWS(hl[colon+1:])
+		if !validValue(value) {
+			return p, handOff
+		}
+		switch {
+		case equalFold(name, "Content-Length"):
+			n, ok := parseLength(value)
+			if !ok {
+				return p, handOff
+			}
+			p.contentLength = n
+			lengths++
+		case equalFold(name, "Host"):
+			if !validHost(value) {
+				return p, handOff
+			}
+			hosts++
+		case equalFold(name, "Connection"):
+			wantClose = wantClose || hasToken(value, "close")
+			wantKeepAlive = wantKeepAlive || hasToken(value, "keep-alive")
+		case equalFold(name, "Transfer-Encoding"), equalFold(name, "Expect"),
+			equalFold(name, "Upgrade"), equalFold(name, "Content-Encoding"):
+			return p, handOff
+		}
+	}
+	if lengths != 1 || hosts > 1 || hosts == 0 && !http10 {
+		return p, handOff
+	}
+	p.http10 = http10
+	if http10 {
+		p.close = wantClose || !wantKeepAlive
+		p.keepAlive10 = !p.close
+	} else {
+		p.close = wantClose
+	}
+	return p, serveLean
+}
+
+// parseLength parses a Content-Length value: decimal digits only.
+func parseLength(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// isToken reports whether b is an HTTP token (a valid header name).
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || !tokenChars[c] {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+var tokenChars = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validValue reports whether a header value has no control character but
+// tab (net/http refuses those).
+func validValue(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost accepts the plain host[:port] forms; anything else goes to
+// net/http, which decides.
+func validHost(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// cleanQuery accepts a query of printable ASCII without '#'.
+func cleanQuery(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasToken reports whether a comma-separated header value holds token
+// (any case).
+func hasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var part []byte
+		part, v, _ = bytes.Cut(v, []byte{','})
+		if equalFold(trimOWS(part), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// PathSegment reports whether b is a path segment the lean path routes
+// as net/http's ServeMux would: not empty, not "." or "..", and made only
+// of characters that need no escaping (no '%').
+func PathSegment[T ~string | ~[]byte](b T) bool {
+	if len(b) == 0 || len(b) == 1 && b[0] == '.' || len(b) == 2 && b[0] == '.' && b[1] == '.' {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c >= 0x80 || !segmentChars[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var segmentChars = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-._~:@!$&'()*+,;=" {
+		t[c] = true
+	}
+	return t
+}()
