@@ -448,7 +448,9 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Bu
 		return tooLarge(r.ContentLength, g.opts.MaxBodyBytes)
 	}
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		// Grow for what a client declares only up to a point: memory
+		// beyond it follows the bytes that really arrive.
+		buf.Grow(int(min(r.ContentLength, 64<<10)))
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes))
 	var tooBig *http.MaxBytesError

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,13 +185,9 @@ func (c *conn) serve() {
 			req.Body = st.rbuf[end:need]
 			r = need
 		default:
-			n := int(p.contentLength)
-			if cap(st.big) < n {
-				st.big = make([]byte, n)
-			}
-			body := st.big[:n]
-			have := copy(body, st.rbuf[end:w])
-			if _, err := io.ReadFull(c.nc, body[have:]); err != nil {
+			body, err := readBody(c.nc, st.big[:0], st.rbuf[end:w], int(p.contentLength))
+			st.big = body
+			if err != nil {
 				return
 			}
 			req.Body = body
@@ -226,6 +223,35 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// eagerBody is the most memory a body gets before its bytes arrive: a
+// client that declares a large Content-Length and sends nothing holds no
+// more than this.
+const eagerBody = 64 << 10
+
+// readBody reads an n-byte body into buf (reused when large enough),
+// starting with the bytes already read; buf grows by doubling as the body
+// arrives.
+func readBody(r io.Reader, buf, have []byte, n int) ([]byte, error) {
+	if cap(buf) < min(n, eagerBody) {
+		buf = make([]byte, 0, min(n, eagerBody))
+	}
+	buf = append(buf[:0], have...)
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(n, cap(buf))])
+		buf = buf[:len(buf)+m]
+		if err != nil && len(buf) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // handOff passes the connection to net/http, replaying pending.

@@ -2,6 +2,7 @@ package leanhttp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -406,4 +408,25 @@ func FuzzParseHead(f *testing.F) {
 			t.Fatalf("served head has no Content-Length: %q", b[:end])
 		}
 	})
+}
+
+// TestReadBody reads bodies of several sizes through a reader that hands
+// out a few bytes at a time, and checks that a body that never arrives
+// costs no more than eagerBody of memory.
+func TestReadBody(t *testing.T) {
+	for _, n := range []int{1, 100, eagerBody - 1, eagerBody, eagerBody + 1, 3*eagerBody + 7} {
+		want := bytes.Repeat([]byte("0123456789"), n/10+1)[:n]
+		have := want[:min(n, 5)]
+		got, err := readBody(iotest.HalfReader(bytes.NewReader(want[len(have):])), nil, have, n)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("n=%d: read %d bytes, err %v", n, len(got), err)
+		}
+	}
+	got, err := readBody(strings.NewReader("abc"), nil, nil, 32<<20)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(got) != "abc" {
+		t.Fatalf("short body: %q, %v; want abc and io.ErrUnexpectedEOF", got, err)
+	}
+	if cap(got) > eagerBody {
+		t.Errorf("a 32 MiB declared body that sent 3 bytes took %d bytes of memory; want at most %d", cap(got), eagerBody)
+	}
 }
