@@ -248,7 +248,9 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 			line++
 			continue
 		}
-		x := f.addRow(line)
+		// Every feature column the record has is set below; those it
+		// lacks are set to missing after the loop.
+		x := f.addRowUnset(line)
 		row := f.Rows - 1
 		line++
 		// The bytes after the record (its line end, the next records) let
@@ -303,6 +305,11 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 			start = end + 1
 		}
 		if n := col + 1; n != len(in.cols) {
+			for _, r := range in.role[min(n, len(in.role)):] {
+				if r >= 0 {
+					x[r] = nan32
+				}
+			}
 			f.reject(fmt.Sprintf("has %d fields, the header has %d", n, len(in.cols)))
 		}
 		if why != "" {

@@ -140,6 +140,16 @@ func (f *Frame) reset(nf, nk int) {
 // addRow appends a row with line number line and returns its features,
 // filled with NaN, for the caller to set.
 func (f *Frame) addRow(line int64) []float32 {
+	x := f.addRowUnset(line)
+	for i := range x {
+		x[i] = nan32
+	}
+	return x
+}
+
+// addRowUnset is addRow for a caller that sets every feature of the row
+// itself: the features hold whatever the frame's memory held.
+func (f *Frame) addRowUnset(line int64) []float32 {
 	f.Lines = append(f.Lines, line)
 	n := len(f.X)
 	if n+f.nf > cap(f.X) {
@@ -147,9 +157,6 @@ func (f *Frame) addRow(line int64) []float32 {
 	}
 	f.X = f.X[:n+f.nf]
 	x := f.X[n : n+f.nf]
-	for i := range x {
-		x[i] = nan32
-	}
 	for i := range f.Kept {
 		f.Kept[i] = append(f.Kept[i], Value{})
 	}
