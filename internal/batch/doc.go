@@ -25,6 +25,7 @@
 // (or, for Parquet, row) number and the reason, and the run goes on; it
 // fails when the share of rejected rows passes MaxRejectRate.
 //
-// Inputs and outputs are opened through the FS interface, so object stores
-// can be added beside the local file system.
+// Inputs are opened through the FS interface, so object stores can be
+// added beside the local file system; outputs, rejects and checkpoints are
+// local files, whose appends, fsync and rename make a run crash-safe.
 package batch
