@@ -20,10 +20,11 @@ import (
 // copy sent at once; under load batches grow, and the number of
 // connections in use with them.
 //
-// A batch shares one deadline, MirrorOptions.Timeout from its start, and
-// the latency recorded for each copy runs from the batch's start to the
-// copy's answer, so it includes the server's time on the copies ahead of
-// it in the batch.
+// A batch shares one deadline, MirrorOptions.Timeout from its start. The
+// latency recorded for a copy is the server's time on it: from the later
+// of the batch's start and the previous answer to its own answer (a
+// server answers pipelined requests in order), so copies deep in a batch
+// do not look slower for the copies ahead of them.
 
 // pipeliner is a runtime that can send several predictions at once;
 // *remote.Model is one.
@@ -116,8 +117,12 @@ func (g *Gateway) runBatch(ctx context.Context, p pipeliner, w *pipeWorker) {
 		w.slot = append(w.slot, i)
 	}
 	if len(w.inputs) > 0 {
+		last := start // answers come one at a time, in order
 		p.PredictPipelined(ctx, w.inputs, func(i int, outputs []inference.Tensor, err error) {
-			g.mirrorDone(w.batch[w.slot[i]], w.inputs[i], outputs, time.Since(start), err, nil)
+			now := time.Now()
+			took := now.Sub(last)
+			last = now
+			g.mirrorDone(w.batch[w.slot[i]], w.inputs[i], outputs, took, err, nil)
 		})
 	}
 	clear(w.inputs)
