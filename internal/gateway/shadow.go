@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,9 +32,13 @@ type mirrorJob struct {
 // a bounded queue feeds a fixed set of workers. When the queue is full the
 // copy is dropped and counted; the caller never waits.
 type Mirroring struct {
-	jobs    chan mirrorJob
-	timeout time.Duration
-	workers int
+	jobs     chan mirrorJob
+	timeout  time.Duration
+	workers  int
+	pipeline int // most copies in one pipelined batch
+
+	mu    sync.Mutex
+	lanes map[*Backend]*lane // guarded by mu; only lanes with pending copies or senders
 
 	dropped   atomic.Uint64
 	completed atomic.Uint64
@@ -50,6 +55,10 @@ type MirrorOptions struct {
 	Workers int
 	// Timeout bounds one mirrored prediction; 0 means 10s.
 	Timeout time.Duration
+	// Pipeline is the most copies sent at once, pipelined on one
+	// connection, to a version on an external model server reached over
+	// plain http; 0 means 16, 1 sends each copy on its own.
+	Pipeline int
 }
 
 func newMirroring(o MirrorOptions) *Mirroring {
@@ -62,7 +71,10 @@ func newMirroring(o MirrorOptions) *Mirroring {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	return &Mirroring{jobs: make(chan mirrorJob, o.Queue), timeout: o.Timeout, workers: o.Workers}
+	if o.Pipeline <= 0 {
+		o.Pipeline = 16
+	}
+	return &Mirroring{jobs: make(chan mirrorJob, o.Queue), timeout: o.Timeout, workers: o.Workers, pipeline: o.Pipeline, lanes: map[*Backend]*lane{}}
 }
 
 // MirrorStats are the mirroring queue's counters.
@@ -94,11 +106,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var w pipeWorker
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case j := <-g.mirrors.jobs:
+					if p := g.pipelined(j); p != nil {
+						g.joinLane(ctx, p, j, &w)
+						continue
+					}
 					g.runMirror(ctx, j)
 				}
 			}
@@ -117,25 +134,42 @@ func (g *Gateway) runMirror(ctx context.Context, j mirrorJob) {
 			append(backendAttrs(j.backend, j.role), AttrEndpoint.String(j.endpoint), AttrRequestID.String(j.rid))...))
 	}
 	start := time.Now()
-	var p monitor.Prediction
 	if !j.backend.Ready() {
-		p = monitor.Prediction{Version: j.backend.Version, Role: j.role, Err: "not loaded"}
-	} else {
-		inputs, err := adaptInputs(j.inputs, j.backend)
-		var outputs []inference.Tensor
-		if err == nil {
-			outputs, err = j.backend.Runtime.Predict(ctx, inputs)
-			g.logPrediction(j.rid, j.endpoint, j.backend, j.role, inputs, outputs, time.Since(start), err)
+		g.mirrorDone(j, nil, nil, 0, errNotLoaded, span)
+		return
+	}
+	inputs, err := adaptInputs(j.inputs, j.backend)
+	var outputs []inference.Tensor
+	if err == nil {
+		outputs, err = j.backend.Runtime.Predict(ctx, inputs)
+	}
+	g.mirrorDone(j, inputs, outputs, time.Since(start), err, span)
+}
+
+// errNotLoaded is the error of a copy to a version that is not loaded.
+var errNotLoaded = errors.New("not loaded")
+
+// mirrorDone records a copy's outcome: prediction log, drift window,
+// counters, comparison with the answer and the request's record. inputs
+// are the adapted inputs, nil when adapting them failed or the version is
+// not loaded (err says which); span, if not nil, is ended.
+func (g *Gateway) mirrorDone(j mirrorJob, inputs, outputs []inference.Tensor, took time.Duration, err error, span trace.Span) {
+	var p monitor.Prediction
+	switch {
+	case err == errNotLoaded:
+		p = monitor.Prediction{Version: j.backend.Version, Role: j.role, Err: err.Error()}
+	case err != nil:
+		if inputs != nil {
+			g.logPrediction(j.rid, j.endpoint, j.backend, j.role, inputs, nil, took, err)
 		}
-		if err != nil {
-			p = monitor.Prediction{Version: j.backend.Version, Role: j.role, Err: err.Error(), Latency: time.Since(start)}
-		} else {
-			p = prediction(j.backend, j.role, outputs, time.Since(start))
-			// The mirrored version's own window: its prediction drift on
-			// the traffic it would serve.
-			if m, ok := tabularMatrix(inputs, j.backend); ok && g.opts.Drift != nil && j.backend.Baseline != nil {
-				g.opts.Drift.Observe(j.endpoint, j.backend.Version, j.backend.Baseline, m, p, time.Now())
-			}
+		p = monitor.Prediction{Version: j.backend.Version, Role: j.role, Err: err.Error(), Latency: took}
+	default:
+		g.logPrediction(j.rid, j.endpoint, j.backend, j.role, inputs, outputs, took, nil)
+		p = prediction(j.backend, j.role, outputs, took)
+		// The mirrored version's own window: its prediction drift on
+		// the traffic it would serve.
+		if m, ok := tabularMatrix(inputs, j.backend); ok && g.opts.Drift != nil && j.backend.Baseline != nil {
+			g.opts.Drift.Observe(j.endpoint, j.backend.Version, j.backend.Baseline, m, p, time.Now())
 		}
 	}
 	if span != nil {

@@ -110,3 +110,26 @@ func BenchmarkBaselineHTTPClient1Row(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRemotePredictPipelined16 is BenchmarkRemotePredict1Row for 16
+// calls sent pipelined with PredictPipelined; divide by 16 for a call.
+func BenchmarkRemotePredictPipelined16(b *testing.B) {
+	m := benchModel(b, V2)
+	batch := make([][]inference.Tensor, 16)
+	for i := range batch {
+		batch[i] = []inference.Tensor{rowsTensor([]float64{17.99, 10.38, 122.8, float64(i)})}
+	}
+	ctx := context.Background()
+	var failed error
+	b.ReportAllocs()
+	for b.Loop() {
+		m.PredictPipelined(ctx, batch, func(_ int, _ []inference.Tensor, err error) {
+			if err != nil {
+				failed = err
+			}
+		})
+		if failed != nil {
+			b.Fatal(failed)
+		}
+	}
+}

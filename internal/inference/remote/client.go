@@ -219,6 +219,9 @@ func (c *httpConn) exchange(ctx context.Context, req []byte, deadline time.Time,
 	// Read even when the write failed: a server may answer (413, say)
 	// and close before reading the whole request.
 	resp, keep, started, err = c.readResponse(dst)
+	if c.br.Buffered() > 0 {
+		keep = false // bytes nobody asked for: the connection's state is unknown
+	}
 	if werr != nil {
 		keep = false
 		if err != nil {
@@ -238,7 +241,8 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
 }
 
-// readResponse reads one final response (after any 1xx ones).
+// readResponse reads one final response (after any 1xx ones). Bytes
+// after it stay buffered: the caller decides what they mean.
 func (c *httpConn) readResponse(dst []byte) (resp response, keep, started bool, err error) {
 	resp.body = dst
 	if _, err = c.br.Peek(1); err != nil {
@@ -272,9 +276,6 @@ func (c *httpConn) readResponse(dst []byte) (resp response, keep, started bool, 
 	}
 	if err != nil {
 		return resp, false, true, err
-	}
-	if c.br.Buffered() > 0 {
-		keep = false // bytes nobody asked for: the connection's state is unknown
 	}
 	return resp, keep, true, nil
 }

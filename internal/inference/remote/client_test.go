@@ -31,6 +31,10 @@ type rawServer struct {
 	wg     sync.WaitGroup
 }
 
+// rawConnRequest is the header rawServer adds to each request it reads:
+// the request's index on its connection, from 0.
+const rawConnRequest = "X-Raw-Conn-Request"
+
 func startRaw(t *testing.T, answer func(n int64, req *http.Request, body []byte) (string, bool)) *rawServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,11 +60,12 @@ func (s *rawServer) serve() {
 		s.wg.Go(func() {
 			defer c.Close()
 			br := bufio.NewReader(c)
-			for {
+			for i := 0; ; i++ {
 				req, err := http.ReadRequest(br)
 				if err != nil {
 					return
 				}
+				req.Header.Set(rawConnRequest, strconv.Itoa(i))
 				body, err := io.ReadAll(req.Body)
 				if err != nil {
 					return

@@ -55,7 +55,9 @@
 // and metadata calls still use, cost about twice the CPU per call, and
 // sent head and body in two writes. Responses are decoded with the
 // hand-written decoders of package oip rather than generic JSON
-// decoding. BenchmarkRemotePredict1Row measures the whole round trip
-// against a local backend; bench/gateway measures the gateway with it
-// against nginx.
+// decoding. Calls nobody waits for (the gateway's shadow copies) can be
+// sent several at once with PredictPipelined, pipelined on one
+// connection (pipeline.go). BenchmarkRemotePredict1Row measures the
+// whole round trip against a local backend; bench/gateway measures the
+// gateway with it against nginx.
 package remote

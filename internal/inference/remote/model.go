@@ -138,16 +138,29 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 	if err != nil {
 		return nil, err
 	}
-	// The body is encoded after m.headRoom bytes, where attemptConn
-	// writes the request head, so that head and body go out in one write.
-	bp := getBuf()
+	bp, rows, err := m.encode(ins)
+	if err != nil {
+		return nil, err
+	}
+	out, recycle, err := m.send(ctx, m.pick(nil), *bp, rows, m.deadline(ctx))
+	if recycle {
+		putBuf(bp)
+	}
+	return out, err
+}
+
+// encode encodes inputs, checked by prepare, into a pooled buffer after
+// m.headRoom bytes of room, where attemptConn writes the request head so
+// that head and body go out in one write. rows is the number of TF
+// Serving instances.
+func (m *Model) encode(ins []inference.Tensor) (bp *[]byte, rows int, err error) {
+	bp = getBuf()
 	buf := slices.Grow((*bp)[:0], m.headRoom+512)[:m.headRoom]
-	rows := 0
 	if m.proto == TFServing {
 		t := &ins[0]
 		if len(t.Shape) == 0 {
 			putBuf(bp)
-			return nil, inference.Inputf(t.Name+".shape", "is [], want rows: protocol tfserving sends a tensor of rank 1 or more")
+			return nil, 0, inference.Inputf(t.Name+".shape", "is [], want rows: protocol tfserving sends a tensor of rank 1 or more")
 		}
 		rows = int(t.Shape[0])
 		buf = appendInstances(buf, t)
@@ -155,21 +168,23 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 		buf = appendV2Request(buf, ins)
 	}
 	*bp = buf
-	dl := m.deadline(ctx)
+	return bp, rows, nil
+}
 
-	first := m.pick(nil)
+// send makes a call to first, and when that fails in a way another
+// replica may not, once more to another healthy replica. buf holds
+// m.headRoom bytes of room and then the encoded body; recycle reports
+// whether it may go back to the pool.
+func (m *Model) send(ctx context.Context, first *replica, buf []byte, rows int, dl deadline) (out []inference.Tensor, recycle bool, err error) {
 	out, res := m.attempt(ctx, first, buf, rows, dl)
-	recycle := res.recycle
+	recycle = res.recycle
 	if res.retry {
 		if second := m.pick(first); second != nil {
 			out, res = m.attempt(ctx, second, buf, rows, dl)
 			recycle = recycle && res.recycle
 		}
 	}
-	if recycle {
-		putBuf(bp)
-	}
-	return out, res.err
+	return out, recycle, res.err
 }
 
 // deadline is when a call must be answered: the version's timeout from
@@ -228,27 +243,14 @@ const contentLengthMax = "9223372036854775807"
 // attemptConn makes the call over r's own connections (client.go).
 func (m *Model) attemptConn(ctx context.Context, r *replica, buf []byte, rows int, dl deadline) ([]inference.Tensor, result) {
 	res := result{recycle: true} // the request is written before roundTrip returns
-	// Write the head into the room before the body: r.head, the
-	// body's length, CRLF CRLF, ending where the body starts.
-	var num [len(contentLengthMax)]byte
-	n := strconv.AppendInt(num[:0], int64(len(buf)-m.headRoom), 10)
-	var tp [traceparentLine]byte
-	trace := appendTraceparent(ctx, tp[:0])
-	start := m.headRoom - len(r.head) - len(trace) - len(n) - 4
-	// r.head ends with "Content-Length: "; the traceparent goes before it.
-	cl := len(r.head) - len("Content-Length: ")
-	k := copy(buf[start:], r.head[:cl])
-	k += copy(buf[start+k:], trace)
-	k += copy(buf[start+k:], r.head[cl:])
-	k += copy(buf[start+k:], n)
-	copy(buf[start+k:], "\r\n\r\n")
+	req := m.withHead(ctx, r, buf)
 	if err := ctx.Err(); err != nil {
 		res.err, res.retry = m.transportError(ctx, r, err, dl)
 		return nil, res
 	}
 	bp := getBuf()
 	defer putBuf(bp)
-	resp, err := r.pool.roundTrip(ctx, buf[start:], dl.t, (*bp)[:0])
+	resp, err := r.pool.roundTrip(ctx, req, dl.t, (*bp)[:0])
 	*bp = resp.body
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
@@ -261,6 +263,25 @@ func (m *Model) attemptConn(ctx context.Context, r *replica, buf []byte, rows in
 	out, a := m.answer(r, resp.status, resp.body, rows)
 	res.err, res.retry = a.err, a.retry
 	return out, res
+}
+
+// withHead writes r's request head into the room before buf's body, and
+// returns the whole request: r.head, the traceparent of ctx's span if
+// any, the body's length, CRLF CRLF, ending where the body starts.
+func (m *Model) withHead(ctx context.Context, r *replica, buf []byte) []byte {
+	var num [len(contentLengthMax)]byte
+	n := strconv.AppendInt(num[:0], int64(len(buf)-m.headRoom), 10)
+	var tp [traceparentLine]byte
+	trace := appendTraceparent(ctx, tp[:0])
+	start := m.headRoom - len(r.head) - len(trace) - len(n) - 4
+	// r.head ends with "Content-Length: "; the traceparent goes before it.
+	cl := len(r.head) - len("Content-Length: ")
+	k := copy(buf[start:], r.head[:cl])
+	k += copy(buf[start+k:], trace)
+	k += copy(buf[start+k:], r.head[cl:])
+	k += copy(buf[start+k:], n)
+	copy(buf[start+k:], "\r\n\r\n")
+	return buf[start:]
 }
 
 // attemptTransport makes the call through m.transport (net/http), for
