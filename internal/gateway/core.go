@@ -256,8 +256,9 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
 	}
-	answer := prediction(c.b, string(c.role), outputs, took)
-	g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
+	mem := g.newRemembered()
+	answer := predictionIn(mem.answerMem(), c.b, string(c.role), outputs, took)
+	g.rememberIn(mem, rid, c.ep, answer, g.observe(c, inputs, answer))
 	if len(c.mirrors) > 0 {
 		seg := c.segment(inputs)
 		for _, v := range c.mirrors {
@@ -352,12 +353,11 @@ func (g *Gateway) logPrediction(rid, endpoint string, b *Backend, role string, i
 	if b.isTabular {
 		spec = &b.tabular
 	}
-	rec.Inputs = predlog.FromTensors(inputs, spec)
 	if err != nil {
 		rec.Error = err.Error()
-	} else {
-		rec.Outputs = predlog.FromTensors(outputs, nil)
+		outputs = nil
 	}
+	rec.Inputs, rec.Outputs = predlog.FromCall(inputs, spec, outputs)
 	pl.Log(rec)
 }
 
