@@ -42,6 +42,13 @@ type call struct {
 	mbuf   [4]int
 }
 
+// releaseCall returns a call from resolve for reuse; nothing may use it
+// afterwards. Calls not released are left to the garbage collector.
+func (g *Gateway) releaseCall(c *call) {
+	*c = call{}
+	g.calls.Put(c)
+}
+
 // PreviewVersion is the version path segment that addresses a blue-green
 // endpoint's preview version.
 const PreviewVersion = "preview"
@@ -78,7 +85,8 @@ func (g *Gateway) route(ctx context.Context, name, version string, header func(s
 			return nil, herr
 		}
 	}
-	c := &call{ep: ep, header: header}
+	c := g.calls.Get().(*call)
+	*c = call{ep: ep, header: header}
 	if version == "" {
 		key := ""
 		if ep.StickyHeader != "" && header != nil {
