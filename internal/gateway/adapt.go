@@ -108,8 +108,21 @@ func assembleColumns(in []inference.Tensor, spec inference.TensorSpec) ([]infere
 	return []inference.Tensor{{Name: spec.Name, Datatype: inference.FP64, Shape: []int64{int64(rows), int64(cols)}, F64: data}}, nil
 }
 
-// selectOutputs returns only the requested outputs, in request order.
+// selectOutputs returns only the requested outputs, in request order: all
+// itself when that is what the request asks for.
 func selectOutputs(all []inference.Tensor, want []oip.RequestedOutput) ([]inference.Tensor, error) {
+	if len(want) == len(all) {
+		same := true
+		for i := range want {
+			if want[i].Name != all[i].Name {
+				same = false
+				break
+			}
+		}
+		if same {
+			return all, nil
+		}
+	}
 	out := make([]inference.Tensor, 0, len(want))
 	for i, w := range want {
 		found := false

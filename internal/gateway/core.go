@@ -42,6 +42,13 @@ type call struct {
 	mbuf   [4]int
 }
 
+// releaseCall returns a call from resolve for reuse; nothing may use it
+// afterwards. Calls not released are left to the garbage collector.
+func (g *Gateway) releaseCall(c *call) {
+	*c = call{}
+	g.calls.Put(c)
+}
+
 // PreviewVersion is the version path segment that addresses a blue-green
 // endpoint's preview version.
 const PreviewVersion = "preview"
@@ -78,7 +85,8 @@ func (g *Gateway) route(ctx context.Context, name, version string, header func(s
 			return nil, herr
 		}
 	}
-	c := &call{ep: ep, header: header}
+	c := g.calls.Get().(*call)
+	*c = call{ep: ep, header: header}
 	if version == "" {
 		key := ""
 		if ep.StickyHeader != "" && header != nil {
@@ -256,8 +264,9 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
 	}
-	answer := prediction(c.b, string(c.role), outputs, took)
-	g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
+	mem := g.newRemembered()
+	answer := predictionIn(mem.answerMem(), c.b, string(c.role), outputs, took)
+	g.rememberIn(mem, rid, c.ep, answer, g.observe(c, inputs, answer))
 	if len(c.mirrors) > 0 {
 		seg := c.segment(inputs)
 		for _, v := range c.mirrors {
@@ -352,12 +361,11 @@ func (g *Gateway) logPrediction(rid, endpoint string, b *Backend, role string, i
 	if b.isTabular {
 		spec = &b.tabular
 	}
-	rec.Inputs = predlog.FromTensors(inputs, spec)
 	if err != nil {
 		rec.Error = err.Error()
-	} else {
-		rec.Outputs = predlog.FromTensors(outputs, nil)
+		outputs = nil
 	}
+	rec.Inputs, rec.Outputs = predlog.FromCall(inputs, spec, outputs)
 	pl.Log(rec)
 }
 

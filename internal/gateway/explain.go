@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/oip"
 	"github.com/sluicehq/sluice/internal/oip/oippb"
 )
 
@@ -51,8 +52,8 @@ func explainQuery(rawQuery string) (bool, *httpError) {
 }
 
 // explainParam reads the request parameter "explain"; absent is false.
-func explainParam(params map[string]any) (bool, *httpError) {
-	v, ok := params[ParamExplain]
+func explainParam(params oip.Params) (bool, *httpError) {
+	v, ok := params.Lookup(ParamExplain)
 	if !ok {
 		return false, nil
 	}

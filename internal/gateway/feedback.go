@@ -15,6 +15,12 @@ import (
 
 // prediction summarises an output tensor for the request memory.
 func prediction(b *Backend, role string, outputs []inference.Tensor, latency time.Duration) monitor.Prediction {
+	return predictionIn(nil, b, role, outputs, latency)
+}
+
+// predictionIn is prediction with the values in mem when they fit (its
+// length is ignored), else in a new slice.
+func predictionIn(mem []float64, b *Backend, role string, outputs []inference.Tensor, latency time.Duration) monitor.Prediction {
 	p := monitor.Prediction{Version: b.Version, Role: role, Latency: latency}
 	if len(outputs) == 0 {
 		return p
@@ -32,7 +38,12 @@ func prediction(b *Backend, role string, outputs []inference.Tensor, latency tim
 		}
 	}
 	n -= n % p.Width // whole rows only
-	p.Values = make([]float64, n)
+	if cap(mem) >= n {
+		p.Values = mem[:n]
+		clear(p.Values)
+	} else {
+		p.Values = make([]float64, n)
+	}
 	for i := 0; i < n; i++ {
 		switch t.Datatype {
 		case inference.FP32, inference.FP16:
@@ -60,6 +71,39 @@ func (g *Gateway) remember(rid string, ep *Endpoint, answer monitor.Prediction, 
 		return
 	}
 	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer, Groups: groups})
+}
+
+// remembered is a request for the request memory with room for a small
+// answer, so that remembering an answer of a few values is one allocation.
+type remembered struct {
+	req    monitor.Request
+	values [4]float64
+}
+
+// newRemembered returns the memory for the request being answered, or nil
+// when nothing is remembered.
+func (g *Gateway) newRemembered() *remembered {
+	if g.opts.Recent == nil {
+		return nil
+	}
+	return new(remembered)
+}
+
+// answerMem is where prediction may write the answer's values.
+func (m *remembered) answerMem() []float64 {
+	if m == nil {
+		return nil
+	}
+	return m.values[:0]
+}
+
+// rememberIn is remember with the request in m (from newRemembered).
+func (g *Gateway) rememberIn(m *remembered, rid string, ep *Endpoint, answer monitor.Prediction, groups []string) {
+	if m == nil {
+		return
+	}
+	m.req = monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer, Groups: groups}
+	g.opts.Recent.Add(&m.req)
 }
 
 // feedbackItem is one label or reward in POST /v1/feedback.

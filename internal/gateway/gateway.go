@@ -105,6 +105,9 @@ type Gateway struct {
 	log  *slog.Logger
 	snap atomic.Pointer[Snapshot]
 	bufs sync.Pool // *bytes.Buffer for request and response bodies
+	// calls holds *call values for resolve; the REST handlers release
+	// theirs when they have answered.
+	calls sync.Pool
 
 	mirrors *Mirroring
 	// tracer is nil when tracing is off.
@@ -126,6 +129,7 @@ func New(opts Options) *Gateway {
 		g.tracer = opts.Tracing.Tracer("github.com/sluicehq/sluice/internal/gateway")
 	}
 	g.bufs.New = func() any { return new(bytes.Buffer) }
+	g.calls.New = func() any { return new(call) }
 	return g
 }
 
@@ -293,6 +297,7 @@ func (g *Gateway) serveInfer(a answer, ir *inferRequest) {
 		g.failTo(a, herr)
 		return
 	}
+	defer g.releaseCall(c)
 	in := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(in)
 	body, herr := g.inferBody(ir, in)
@@ -361,6 +366,7 @@ func (g *Gateway) servePredict(a answer, ir *inferRequest) {
 		g.failTo(a, herr)
 		return
 	}
+	defer g.releaseCall(c)
 	if !c.b.Ready() {
 		g.failTo(a, notReady(c.ep, c.b))
 		return

@@ -44,7 +44,7 @@ func decodeGRPCRequest(m *oippb.ModelInferRequest, lim oip.Limits) (*oip.InferRe
 	}
 	req := &oip.InferRequest{
 		ID:         m.GetId(),
-		Parameters: grpcParams(m.GetParameters()),
+		Parameters: oip.ParamsOf(grpcParams(m.GetParameters())),
 		Inputs:     make([]inference.Tensor, len(ins)),
 	}
 	total := 0
@@ -169,7 +169,7 @@ func grpcParams(ps map[string]*oippb.InferParameter) map[string]any {
 // wantRawOutput reports whether the response should carry
 // raw_output_contents; see ParamBinaryDataOutput.
 func wantRawOutput(m *oippb.ModelInferRequest, req *oip.InferRequest) (bool, error) {
-	if v, ok := req.Parameters[ParamBinaryDataOutput]; ok {
+	if v, ok := req.Parameters.Lookup(ParamBinaryDataOutput); ok {
 		b, isBool := v.(bool)
 		if !isBool {
 			return false, inference.Inputf("parameters."+ParamBinaryDataOutput, "must be a bool_param, not %T", v)

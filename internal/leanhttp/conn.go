@@ -47,6 +47,8 @@ type connState struct {
 	date dateCache
 	// lookup is req.Header bound once, so requests need not allocate it.
 	lookup func(string) string
+	// path is the last request's Path, reused while requests repeat it.
+	path string
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -164,7 +166,10 @@ func (c *conn) serve() {
 		deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
 		deadline(c.nc.SetWriteDeadline, t0, opts.WriteTimeout)
 		req := &st.req
-		*req = Request{Ctx: c.s.ctx, Path: string(p.path), Remote: remote, ContentLength: p.contentLength, head: p.headers, Lookup: st.lookup}
+		if string(p.path) != st.path {
+			st.path = string(p.path) // a client on one connection mostly calls one route
+		}
+		*req = Request{Ctx: c.s.ctx, Path: st.path, Remote: remote, ContentLength: p.contentLength, head: p.headers, Lookup: st.lookup}
 		if len(p.query) > 0 {
 			req.RawQuery = string(p.query)
 		}

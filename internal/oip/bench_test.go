@@ -75,6 +75,23 @@ func BenchmarkDecodeInferRequest(b *testing.B) {
 	}
 }
 
+// harnessRequest is the request of the gateway comparison's load
+// (bench/gateway): an id, one 1×8 input, a requested output and request
+// parameters.
+const harnessRequest = `{"id":"bench-000001","inputs":[{"name":"input-0","shape":[1,8],"datatype":"FP32","data":[0.125,0.25,0.375,0.5,0.625,0.75,0.875,1.0]}],"outputs":[{"name":"p"}],"parameters":{"priority":1,"tag":"gw"}}`
+
+// BenchmarkDecodeHarnessRequest decodes harnessRequest.
+func BenchmarkDecodeHarnessRequest(b *testing.B) {
+	body := []byte(harnessRequest)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeInferRequest(body, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecodeInstances(b *testing.B) {
 	decoders := []struct {
 		name   string

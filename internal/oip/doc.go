@@ -41,9 +41,10 @@
 // stored as their UTF-8 bytes. Limits.MaxElements bounds the total number
 // of elements, checked against the shapes before any data is read.
 //
-// "parameters" objects (request, inputs, outputs) are kept as
-// map[string]any, numbers as int64 when written as an integer that fits
-// and float64 otherwise. Parameters asking for protocol extensions that
+// "parameters" objects of inputs and outputs are kept as map[string]any,
+// numbers as int64 when written as an integer that fits and float64
+// otherwise. The request's own are checked as strictly but kept as JSON
+// (Params), decoded the same way member by member when read. Parameters asking for protocol extensions that
 // move tensor data out of the JSON body are rejected with an explanation:
 // binary_data_size (binary tensor data) and shared_memory_region. An
 // output's "binary_data": true is a wish, not a requirement: the output

@@ -104,7 +104,7 @@ func FuzzDecodeInferRequest(f *testing.F) {
 // the same tensors.
 func checkRoundTrip(t *testing.T, req *InferRequest, lim Limits) {
 	t.Helper()
-	resp := AppendInferResponse(nil, &InferResponse{ModelName: "m", ID: req.ID, Parameters: req.Parameters, Outputs: req.Inputs})
+	resp := AppendInferResponse(nil, &InferResponse{ModelName: "m", ID: req.ID, Parameters: req.Parameters.Map(), Outputs: req.Inputs})
 	if !json.Valid(resp) {
 		t.Fatalf("AppendInferResponse wrote invalid JSON: %s", resp)
 	}

@@ -74,7 +74,7 @@ func (d *instDecoder) body() error {
 		}
 		isInstances := string(key) == "instances"
 		if !isInstances && string(key) != "inputs" {
-			if other.add(key) {
+			if other.add(s, key) {
 				return duplicateKey(s.keyAt, "", key)
 			}
 			if err := s.skip(); err != nil {

@@ -179,9 +179,11 @@ func refDecodeInferRequest(body []byte, lim Limits, strict bool) (*InferRequest,
 		}
 		req.ID = s
 	}
-	if req.Parameters, err = refParams(top["parameters"]); err != nil {
+	params, err := refParams(top["parameters"])
+	if err != nil {
 		return nil, err
 	}
+	req.Parameters = ParamsOf(params)
 	if top["inputs"] == nil {
 		return nil, refErr("inputs missing")
 	}

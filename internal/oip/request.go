@@ -31,8 +31,8 @@ func (l Limits) maxElements() int {
 type InferRequest struct {
 	// ID is the request's "id", or empty. The response must echo it.
 	ID string
-	// Parameters are the request-level parameters, or nil.
-	Parameters map[string]any
+	// Parameters are the request-level parameters; see Params.
+	Parameters Params
 	// Inputs are the input tensors in request order, each validated: a
 	// known datatype, a shape whose product is the number of elements,
 	// values in range for the datatype. Names are unique and not empty.
@@ -163,7 +163,7 @@ func (d *reqDecoder) request(req *InferRequest) error {
 		}
 		f := knownField(key, false)
 		if f == 0 {
-			if other.add(key) {
+			if other.add(s, key) {
 				return duplicateKey(s.keyAt, "", key)
 			}
 			if err := s.skip(); err != nil {
@@ -190,7 +190,7 @@ func (d *reqDecoder) request(req *InferRequest) error {
 				err = s.typeError("id", "a string")
 			}
 		case fieldParameters:
-			req.Parameters, err = s.readParams(func() string { return "parameters" })
+			req.Parameters.json, err = s.checkParams(func() string { return "parameters" })
 		case fieldInputs:
 			err = d.inputs(req)
 		case fieldOutputs:
@@ -294,7 +294,7 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 		}
 		f := knownField(key, true)
 		if f == 0 {
-			if other.add(key) {
+			if other.add(s, key) {
 				return nil, duplicateKey(s.keyAt, fmt.Sprintf("inputs[%d]", idx), key)
 			}
 			if err := s.skip(); err != nil {
@@ -560,7 +560,7 @@ func (d *reqDecoder) outputs(req *InferRequest) error {
 			}
 			f := knownField(key, true)
 			if f != fieldName && f != fieldParameters {
-				if other.add(key) {
+				if other.add(s, key) {
 					return duplicateKey(s.keyAt, fmt.Sprintf("outputs[%d]", i), key)
 				}
 				if err := s.skip(); err != nil {

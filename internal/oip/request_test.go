@@ -99,8 +99,8 @@ func TestDecodeInferRequest(t *testing.T) {
 			"outputs":[{"name":"p","parameters":{"binary_data":true},"extra":1}],
 			"model_name":"ignored"}`,
 		want: &InferRequest{
-			Parameters: map[string]any{"n": int64(1), "f": 1.5, "big": 1e20, "s": "x", "t": true, "z": nil,
-				"o": map[string]any{"a": []any{int64(1), map[string]any{}}}},
+			Parameters: ParamsOf(map[string]any{"n": int64(1), "f": 1.5, "big": 1e20, "s": "x", "t": true, "z": nil,
+				"o": map[string]any{"a": []any{int64(1), map[string]any{}}}}),
 			Inputs: []inference.Tensor{
 				{Name: "x", Datatype: inference.FP64, Shape: []int64{1}, F64: []float64{1}},
 				{Name: "y", Datatype: inference.FP64, Shape: []int64{1}, F64: []float64{2}},
@@ -173,6 +173,10 @@ func TestDecodeInferRequestErrors(t *testing.T) {
 		{"input not an object", `{"inputs":[5]}`, Limits{}, "inputs[0]", "expected an input tensor object, got number 5"},
 		{"parameters not an object", `{"parameters":[1],"inputs":[` + x + `]}`, Limits{}, "parameters", "expected an object of parameters, got an array"},
 		{"parameter out of range", `{"parameters":{"a":1e999},"inputs":[` + x + `]}`, Limits{}, "parameters.a", "number 1e999 at offset 19 is out of range for a 64-bit float"},
+		{"nested parameter out of range", `{"parameters":{"a\u0062":[{"c":-1e999}]},"inputs":[` + x + `]}`, Limits{}, "parameters.ab", "number -1e999 at offset 31 is out of range for a 64-bit float"},
+		{"duplicate parameter", `{"parameters":{"ab":1,"a\u0062":2},"inputs":[` + x + `]}`, Limits{}, "parameters", `duplicate key "ab"`},
+		{"duplicate nested key", `{"parameters":{"o":{"k":1,"k":2}},"inputs":[` + x + `]}`, Limits{}, "parameters.o", `duplicate key "k" at offset 26`},
+		{"duplicate among many parameters", `{"parameters":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"c":9},"inputs":[` + x + `]}`, Limits{}, "parameters", `duplicate key "c"`},
 
 		// An input's members.
 		{"name missing", input(`{"shape":[1],"datatype":"FP32","data":[1]}`), Limits{}, "inputs[0].name", "required field is missing"},
@@ -329,5 +333,57 @@ func TestDecodeInferRequestWide(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("DecodeInferRequest error %v, want %s", err, tt.want)
 		}
+	}
+}
+
+// TestParams reads request parameters by name and as a map, from a decoded
+// request and from a map.
+func TestParams(t *testing.T) {
+	body := `{"parameters":{"explain":true,"tag":"g\u0077","n":7,"o":{"a":[1.5,null]},"k\u0065y":"v"},"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1]}]}`
+	req, err := DecodeInferRequest([]byte(body), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"explain": true, "tag": "gw", "n": int64(7), "o": map[string]any{"a": []any{1.5, nil}}, "key": "v"}
+	for _, p := range []Params{req.Parameters, ParamsOf(want)} {
+		if p.IsZero() {
+			t.Fatalf("%v: IsZero", p)
+		}
+		for k, v := range want {
+			if got, ok := p.Lookup(k); !ok || !cmp.Equal(got, v) {
+				t.Errorf("Lookup(%q) = %v, %v; want %v", k, got, ok, v)
+			}
+		}
+		if got, ok := p.Lookup("missing"); ok {
+			t.Errorf("Lookup(missing) = %v, true", got)
+		}
+		if diff := cmp.Diff(want, p.Map()); diff != "" {
+			t.Errorf("Map (-want +got):\n%s", diff)
+		}
+	}
+	for _, tt := range []struct {
+		body string
+		zero bool
+	}{{`{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1]}]}`, true},
+		{`{"parameters":null,"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1]}]}`, true},
+		{`{"parameters":{},"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1]}]}`, false}} {
+		req, err := DecodeInferRequest([]byte(tt.body), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Parameters.IsZero(); got != tt.zero {
+			t.Errorf("%s: IsZero = %v, want %v", tt.body, got, tt.zero)
+		}
+		if m := req.Parameters.Map(); (m == nil) != tt.zero {
+			t.Errorf("%s: Map = %#v", tt.body, m)
+		}
+	}
+	body = `{"parameters":{"priority":1,"tag":"gw"},"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1]}]}`
+	req, err = DecodeInferRequest([]byte(body), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { req.Parameters.Lookup("explain") }); allocs != 0 {
+		t.Errorf("Lookup of a missing parameter allocates %v times", allocs)
 	}
 }

@@ -21,11 +21,14 @@ const maxDepth = 10000
 // never allocates except to unescape strings into scratch and to build
 // generic values.
 type scanner struct {
-	buf     []byte
-	pos     int
-	depth   int
-	keyAt   int    // offset of the last object key read
-	scratch []byte // holds the last unescaped string; reused
+	buf   []byte
+	pos   int
+	depth int
+	keyAt int // offset of the last object key read
+	// keyPlain reports that the last key read had no escapes: nextKey's
+	// result is then a slice of buf, valid as long as buf is.
+	keyPlain bool
+	scratch  []byte // holds the last unescaped string; reused
 }
 
 // syntaxError reports malformed JSON at offset off.
@@ -109,6 +112,7 @@ func (s *scanner) nextKey(i int) (key []byte, ok bool, err error) {
 	if key, err = s.readString(); err != nil {
 		return nil, false, err
 	}
+	s.keyPlain = s.pos-s.keyAt-2 == len(key) // an escape is longer than what it stands for
 	if s.peek() != ':' {
 		return nil, false, s.unexpected("':' after an object key")
 	}
@@ -424,34 +428,42 @@ func (s *scanner) literal(word string) error {
 	return nil
 }
 
-// keySet detects duplicate keys in one object. The zero value is ready;
-// it allocates only from the second key on.
+// keySet detects duplicate keys in one object. The zero value is ready.
+// It keeps the first keys as slices of the input when they have no
+// escapes, so objects of a few plain keys cost no allocation.
 type keySet struct {
-	list []string
-	set  map[string]struct{}
+	first [6][]byte
+	n     int
+	set   map[string]struct{} // every key, once there are more than len(first)
 }
 
-// add records key and reports whether it was already there.
-func (k *keySet) add(key []byte) (dup bool) {
+// add records key, the last one nextKey returned, and reports whether it
+// was already there.
+func (k *keySet) add(s *scanner, key []byte) (dup bool) {
 	if k.set != nil {
 		if _, dup = k.set[string(key)]; !dup {
 			k.set[string(key)] = struct{}{}
 		}
 		return dup
 	}
-	for _, x := range k.list {
-		if x == string(key) {
+	for _, x := range k.first[:k.n] {
+		if bytes.Equal(x, key) {
 			return true
 		}
 	}
-	k.list = append(k.list, string(key))
-	if len(k.list) > 16 {
-		k.set = make(map[string]struct{}, 2*len(k.list))
-		for _, x := range k.list {
-			k.set[x] = struct{}{}
+	if k.n < len(k.first) {
+		if !s.keyPlain {
+			key = bytes.Clone(key) // it sits in scratch, which the next string reuses
 		}
-		k.list = nil
+		k.first[k.n] = key
+		k.n++
+		return false
 	}
+	k.set = make(map[string]struct{}, 4*len(k.first))
+	for _, x := range k.first {
+		k.set[string(x)] = struct{}{}
+	}
+	k.set[string(key)] = struct{}{}
 	return false
 }
 
@@ -471,7 +483,7 @@ func (s *scanner) skip() error {
 			if err != nil || !ok {
 				return err
 			}
-			if keys.add(key) {
+			if keys.add(s, key) {
 				return duplicateKey(s.keyAt, "", key)
 			}
 			if err := s.skip(); err != nil {

@@ -11,46 +11,114 @@ import (
 // values each, so that they can be redacted and filtered by name; other
 // tensors keep their name, datatype and shape.
 func FromTensors(ts []inference.Tensor, tabular *inference.TensorSpec) []Value {
-	if len(ts) == 0 {
-		return nil
-	}
-	n := len(ts)
-	split := -1
-	if tabular != nil && len(tabular.Features) > 0 {
-		for i := range ts {
-			t := &ts[i]
-			if t.Name == tabular.Name && t.Datatype != inference.BYTES && len(t.Shape) == 2 && int(t.Shape[1]) == len(tabular.Features) && t.Len() == int(t.Shape[0])*len(tabular.Features) {
-				split = i
-				n += len(tabular.Features) - 1
-				break
-			}
+	in, _ := FromCall(ts, tabular, nil)
+	return in
+}
+
+// FromCall is FromTensors of a call's inputs and of its outputs (with no
+// tabular spec), in three allocations however many tensors there are:
+// the Values, the shapes and the numbers each share one backing array,
+// cut so that no Value can grow into another's.
+func FromCall(inputs []inference.Tensor, tabular *inference.TensorSpec, outputs []inference.Tensor) (in, out []Value) {
+	split := splitIndex(inputs, tabular)
+	var nv, dims, elems int
+	for i := range inputs {
+		if i == split {
+			nv += len(tabular.Features)
+			elems += inputs[i].Len()
+			continue
 		}
+		nv++
+		dims, elems = dims+len(inputs[i].Shape), elems+numLen(&inputs[i])
 	}
-	out := make([]Value, 0, n)
-	for i := range ts {
-		t := &ts[i]
+	nin := nv
+	for i := range outputs {
+		nv++
+		dims, elems = dims+len(outputs[i].Shape), elems+numLen(&outputs[i])
+	}
+	if nv == 0 {
+		return nil, nil
+	}
+	a := arena{vals: make([]Value, 0, nv)}
+	if dims > 0 {
+		a.shapes = make([]int64, 0, dims)
+	}
+	if elems > 0 {
+		a.nums = make([]float64, 0, elems)
+	}
+	for i := range inputs {
+		t := &inputs[i]
 		if i != split {
-			out = append(out, fromTensor(t))
+			a.vals = append(a.vals, a.fromTensor(t))
 			continue
 		}
 		rows, cols := int(t.Shape[0]), len(tabular.Features)
-		all := make([]float64, rows*cols) // column-major: one allocation for every feature
+		all := a.take(rows * cols) // column-major
 		for r := 0; r < rows; r++ {
 			for c := 0; c < cols; c++ {
 				all[c*rows+r] = element(t, r*cols+c)
 			}
 		}
 		for c, f := range tabular.Features {
-			out = append(out, Value{Name: f.Name, Num: all[c*rows : (c+1)*rows : (c+1)*rows]})
+			a.vals = append(a.vals, Value{Name: f.Name, Num: all[c*rows : (c+1)*rows : (c+1)*rows]})
 		}
 	}
-	return out
+	for i := range outputs {
+		a.vals = append(a.vals, a.fromTensor(&outputs[i]))
+	}
+	if nin > 0 {
+		in = a.vals[:nin:nin]
+	}
+	if nv > nin {
+		out = a.vals[nin:]
+	}
+	return in, out
 }
 
-func fromTensor(t *inference.Tensor) Value {
+// splitIndex returns the index of the input that tabular names the
+// features of, or -1.
+func splitIndex(ts []inference.Tensor, tabular *inference.TensorSpec) int {
+	if tabular == nil || len(tabular.Features) == 0 {
+		return -1
+	}
+	for i := range ts {
+		t := &ts[i]
+		if t.Name == tabular.Name && t.Datatype != inference.BYTES && len(t.Shape) == 2 && int(t.Shape[1]) == len(tabular.Features) && t.Len() == int(t.Shape[0])*len(tabular.Features) {
+			return i
+		}
+	}
+	return -1
+}
+
+// numLen is the number of elements of t that go to Value.Num.
+func numLen(t *inference.Tensor) int {
+	if t.Datatype == inference.BYTES {
+		return 0
+	}
+	return t.Len()
+}
+
+// arena hands out the Values' shapes and numbers from shared arrays sized
+// beforehand.
+type arena struct {
+	vals   []Value
+	shapes []int64
+	nums   []float64
+}
+
+// take returns the next n numbers, capped at n.
+func (a *arena) take(n int) []float64 {
+	k := len(a.nums)
+	a.nums = a.nums[:k+n]
+	return a.nums[k : k+n : k+n]
+}
+
+func (a *arena) fromTensor(t *inference.Tensor) Value {
 	v := Value{Name: t.Name, Datatype: string(t.Datatype)}
 	if len(t.Shape) > 0 {
-		v.Shape = append([]int64(nil), t.Shape...)
+		k := len(a.shapes)
+		a.shapes = append(a.shapes, t.Shape...)
+		v.Shape = a.shapes[k:len(a.shapes):len(a.shapes)]
 	}
 	if t.Datatype == inference.BYTES {
 		v.Str = make([]string, len(t.Bytes))
@@ -63,7 +131,7 @@ func fromTensor(t *inference.Tensor) Value {
 	if n == 0 {
 		return v
 	}
-	v.Num = make([]float64, n)
+	v.Num = a.take(n)
 	for i := range v.Num {
 		v.Num[i] = element(t, i)
 	}

@@ -44,3 +44,53 @@ func TestFromTensors(t *testing.T) {
 		t.Error("FromTensors(nil) is not nil")
 	}
 }
+
+// TestFromCall checks that FromCall gives what FromTensors gives for the
+// inputs and the outputs, in three allocations, and that no Value can
+// grow into another's memory.
+func TestFromCall(t *testing.T) {
+	spec := &inference.TensorSpec{Name: "input", Features: []inference.Feature{{Name: "a"}, {Name: "b"}}}
+	for _, tt := range []struct {
+		name        string
+		in, out     []inference.Tensor
+		spec        *inference.TensorSpec
+		wantAllocs  float64
+		wantNilIn   bool
+		wantNilOuts bool
+	}{
+		{name: "tensors", in: []inference.Tensor{{Name: "x", Datatype: inference.FP32, Shape: []int64{1, 8}, F32: make([]float32, 8)}},
+			out: []inference.Tensor{{Name: "p", Datatype: inference.FP32, Shape: []int64{1}, F32: []float32{0.42}}}, wantAllocs: 3},
+		{name: "features", spec: spec, in: []inference.Tensor{{Name: "input", Datatype: inference.FP64, Shape: []int64{2, 2}, F64: []float64{1, 2, 3, 4}}},
+			out: []inference.Tensor{{Name: "p", Datatype: inference.INT64, Shape: []int64{2}, I64: []int64{0, 1}}, {Name: "s", Datatype: inference.BYTES, Shape: []int64{1}, Bytes: [][]byte{[]byte("x")}}}, wantAllocs: 4},
+		{name: "failed", in: []inference.Tensor{{Name: "x", Datatype: inference.FP64, Shape: []int64{1}, F64: []float64{1}}}, wantAllocs: 3, wantNilOuts: true},
+		{name: "nothing", wantAllocs: 0, wantNilIn: true, wantNilOuts: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in, out := FromCall(tt.in, tt.spec, tt.out)
+			if diff := cmp.Diff(FromTensors(tt.in, tt.spec), in); diff != "" {
+				t.Errorf("inputs (-FromTensors +FromCall):\n%s", diff)
+			}
+			if diff := cmp.Diff(FromTensors(tt.out, nil), out); diff != "" {
+				t.Errorf("outputs (-FromTensors +FromCall):\n%s", diff)
+			}
+			if (in == nil) != tt.wantNilIn || (out == nil) != tt.wantNilOuts {
+				t.Errorf("in %v, out %v", in, out)
+			}
+			if len(in) != cap(in) {
+				t.Errorf("inputs can grow into outputs: len %d cap %d", len(in), cap(in))
+			}
+			for _, vs := range [][]Value{in, out} {
+				for _, v := range vs {
+					if len(v.Num) != cap(v.Num) || len(v.Shape) != cap(v.Shape) {
+						t.Errorf("%s: Num len %d cap %d, Shape len %d cap %d", v.Name, len(v.Num), cap(v.Num), len(v.Shape), cap(v.Shape))
+					}
+				}
+			}
+			// A BYTES tensor adds its slice of strings (a one-byte string
+			// costs nothing).
+			if got := testing.AllocsPerRun(20, func() { FromCall(tt.in, tt.spec, tt.out) }); got != tt.wantAllocs {
+				t.Errorf("%v allocations, want %v", got, tt.wantAllocs)
+			}
+		})
+	}
+}
