@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"runtime"
@@ -173,9 +174,9 @@ func writeParquet(spool, path string, cols []OutputColumn) error {
 			defer wg.Done()
 			var rb spoolRowBuf
 			for g := range work {
-				rows, err := rb.read(in, blocks, g.first, parquetRowsPerGroup, cols)
+				values, err := rb.read(in, blocks, g.first, parquetRowsPerGroup, cols)
 				if err == nil {
-					_, err = g.rg.WriteRows(rows)
+					err = writeColumns(g.rg, values)
 				}
 				if err == nil {
 					err = g.rg.Flush()
@@ -230,62 +231,110 @@ func writeParquet(spool, path string, cols []OutputColumn) error {
 	return out.Close()
 }
 
-// spoolRowBuf decodes spool rows into Parquet rows, reusing its memory
-// from one row group to the next.
-type spoolRowBuf struct {
-	buf    []byte
-	values []parquet.Value
-	rows   []parquet.Row
+// writeColumns writes a row group's values column by column, in slices
+// small enough that pages keep to the writer's page size.
+func writeColumns(rg *parquet.ConcurrentRowGroupWriter, values [][]parquet.Value) error {
+	for ci, w := range rg.ColumnWriters() {
+		vs := values[ci]
+		for len(vs) > 0 {
+			n := min(len(vs), 1024)
+			if _, err := w.WriteRowValues(vs[:n]); err != nil {
+				return err
+			}
+			vs = vs[n:]
+		}
+	}
+	return nil
 }
 
-// read returns the n rows (fewer at the end) starting at row first.
-func (b *spoolRowBuf) read(f *os.File, blocks []spoolBlock, first int64, n int, cols []OutputColumn) ([]parquet.Row, error) {
-	nc := len(cols)
-	b.rows = b.rows[:0]
-	if cap(b.values) < n*nc {
-		b.values = make([]parquet.Value, n*nc)
+// spoolRowBuf decodes spool rows into Parquet column values, reusing its
+// memory from one row group to the next.
+type spoolRowBuf struct {
+	buf  []byte
+	cols [][]parquet.Value
+}
+
+// read returns the values of the n rows (fewer at the end) starting at
+// row first, one slice per column. String values point into the buffer,
+// which holds the group's blocks until the next call.
+func (b *spoolRowBuf) read(f *os.File, blocks []spoolBlock, first int64, n int, cols []OutputColumn) ([][]parquet.Value, error) {
+	if len(b.cols) != len(cols) {
+		b.cols = make([][]parquet.Value, len(cols))
 	}
-	b.values = b.values[:n*nc]
+	for ci := range b.cols {
+		b.cols[ci] = b.cols[ci][:0]
+	}
+	// The group's blocks, [lo, hi), and the row at which lo starts.
 	var at int64
-	for _, blk := range blocks {
-		if len(b.rows) == n {
-			break
-		}
-		if at+int64(blk.rows) <= first {
-			at += int64(blk.rows)
-			continue
-		}
-		if int64(cap(b.buf)) < blk.size {
-			b.buf = make([]byte, blk.size)
-		}
-		data := b.buf[:blk.size]
-		if _, err := f.ReadAt(data, blk.off); err != nil {
-			return nil, fmt.Errorf("reading spool: %w", unexpected(err))
-		}
-		for r := 0; r < blk.rows && len(b.rows) < n; r++ {
+	lo := 0
+	for lo < len(blocks) && at+int64(blocks[lo].rows) <= first {
+		at += int64(blocks[lo].rows)
+		lo++
+	}
+	hi, end := lo, at
+	for hi < len(blocks) && end < first+int64(n) {
+		end += int64(blocks[hi].rows)
+		hi++
+	}
+	if lo == hi {
+		return b.cols, nil
+	}
+	// Blocks lie one after the other in the file: read them at once.
+	base := blocks[lo].off
+	size := blocks[hi-1].off + blocks[hi-1].size - base
+	if int64(cap(b.buf)) < size {
+		b.buf = make([]byte, size)
+	}
+	all := b.buf[:size]
+	if _, err := f.ReadAt(all, base); err != nil {
+		return nil, fmt.Errorf("reading spool: %w", unexpected(err))
+	}
+	got := 0
+	for _, blk := range blocks[lo:hi] {
+		data := all[blk.off-base : blk.off-base+blk.size]
+		for r := 0; r < blk.rows && got < n; r++ {
 			keep := at+int64(r) >= first
-			var row parquet.Row
-			if keep {
-				i := len(b.rows) * nc
-				row = b.values[i : i+nc : i+nc]
-			}
-			for ci := range cols {
-				v, used, err := readSpool(data)
+			for ci, c := range cols {
+				v, used, err := spoolParquetValue(data, c.Kind, ci)
 				if err != nil {
 					return nil, fmt.Errorf("reading spool: %w", err)
 				}
 				data = data[used:]
 				if keep {
-					row[ci] = toParquet(v, cols[ci].Kind, ci)
+					b.cols[ci] = append(b.cols[ci], v)
 				}
 			}
 			if keep {
-				b.rows = append(b.rows, row)
+				got++
 			}
 		}
 		at += int64(blk.rows)
 	}
-	return b.rows, nil
+	return b.cols, nil
+}
+
+// spoolParquetValue decodes one spool value at the start of b as a value
+// of column ci of kind k, as toParquet(readSpool(b)) would, without
+// copying strings (the value points into b) in the common cases.
+func spoolParquetValue(b []byte, k Kind, ci int) (parquet.Value, int, error) {
+	if len(b) > 0 {
+		switch vk := Kind(b[0]); {
+		case vk == KindString && k == KindString:
+			n, w := binary.Uvarint(b[1:])
+			if w > 0 && uint64(len(b)-1-w) >= n {
+				s := b[1+w : 1+w+int(n) : 1+w+int(n)]
+				return parquet.ByteArrayValue(s).Level(0, 1, ci), 1 + w + int(n), nil
+			}
+		case vk == kindF32 && k == kindF32 && len(b) >= 5:
+			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[1:])))
+			return parquet.FloatValue(float32(f)).Level(0, 1, ci), 5, nil
+		}
+	}
+	v, used, err := readSpool(b)
+	if err != nil {
+		return parquet.Value{}, 0, err
+	}
+	return toParquet(v, k, ci), used, nil
 }
 
 func unexpected(err error) error {
