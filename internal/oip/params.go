@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-
-	"github.com/sluicehq/sluice/internal/inference"
 )
 
 // Params is the "parameters" object of an inference request. The zero
@@ -122,53 +120,8 @@ func (s *scanner) checkParams(path func() string) ([]byte, error) {
 }
 
 // checkAny checks the value at s.pos as readAny reads it, with the same
-// errors, without building it.
-func (s *scanner) checkAny() error {
-	switch c := s.peek(); c {
-	case '{':
-		if err := s.enter(); err != nil {
-			return err
-		}
-		var keys keySet
-		for i := 0; ; i++ {
-			key, ok, err := s.nextKey(i)
-			if err != nil || !ok {
-				return err
-			}
-			if keys.add(s, key) {
-				return duplicateKey(s.keyAt, "", key)
-			}
-			if err := s.checkAny(); err != nil {
-				return err
-			}
-		}
-	case '[':
-		if err := s.enter(); err != nil {
-			return err
-		}
-		for i := 0; ; i++ {
-			_, ok, err := s.nextElem(i)
-			if err != nil || !ok {
-				return err
-			}
-			if err := s.checkAny(); err != nil {
-				return err
-			}
-		}
-	case '"', 't', 'f', 'n':
-		return s.skip()
-	default:
-		at := s.pos
-		n, err := s.readNumber()
-		if err != nil {
-			return err
-		}
-		if !numberInRange(n.lit, n.isInt) {
-			return &inference.InputError{Msg: fmt.Sprintf("number %s at offset %d is out of range for a 64-bit float", truncate(n.lit), at)}
-		}
-		return nil
-	}
-}
+// errors (numbers out of a float64's range included), without building it.
+func (s *scanner) checkAny() error { return s.walk(true) }
 
 // numberInRange reports whether genericNumber accepts a literal.
 func numberInRange(lit []byte, isInt bool) bool {

@@ -468,7 +468,11 @@ func (k *keySet) add(s *scanner, key []byte) (dup bool) {
 }
 
 // skip reads and discards the value at s.pos, validating it fully.
-func (s *scanner) skip() error {
+func (s *scanner) skip() error { return s.walk(false) }
+
+// walk reads and validates the value at s.pos; with ranged, a number must
+// also be in a float64's range, as readAny requires.
+func (s *scanner) walk(ranged bool) error {
 	switch c := s.peek(); c {
 	case '"':
 		_, err := s.readString()
@@ -486,7 +490,7 @@ func (s *scanner) skip() error {
 			if keys.add(s, key) {
 				return duplicateKey(s.keyAt, "", key)
 			}
-			if err := s.skip(); err != nil {
+			if err := s.walk(ranged); err != nil {
 				return err
 			}
 		}
@@ -499,7 +503,7 @@ func (s *scanner) skip() error {
 			if err != nil || !ok {
 				return err
 			}
-			if err := s.skip(); err != nil {
+			if err := s.walk(ranged); err != nil {
 				return err
 			}
 		}
@@ -510,8 +514,12 @@ func (s *scanner) skip() error {
 	case 'n':
 		return s.literal("null")
 	default:
-		_, err := s.readNumber()
-		return err
+		at := s.pos
+		n, err := s.readNumber()
+		if err != nil || !ranged || numberInRange(n.lit, n.isInt) {
+			return err
+		}
+		return &inference.InputError{Msg: fmt.Sprintf("number %s at offset %d is out of range for a 64-bit float", truncate(n.lit), at)}
 	}
 }
 
