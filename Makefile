@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build test run onnxruntime bench fuzz vet ci
+.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-latency
 
 build:
 	$(GO) build -o sluice ./cmd/sluice
@@ -49,3 +49,14 @@ bench-batch:
 BATCH_ROWS ?= 25000000
 bench-batch-memory:
 	bench/batch/memory.sh $(BATCH_ROWS)
+
+# The gateway against nginx and Go's ReverseProxy on the shared peer
+# harness (docs/benchmarks.md), canary and canary + shadow rows; about 12
+# minutes. Not part of CI.
+bench-gateway:
+	bench/gateway/run.sh
+
+# The same with one connection: the latency the gateway adds, without
+# queueing.
+bench-gateway-latency:
+	CONNS=1 ROUNDS=3 DURATION=8 TARGETS="direct nginx-canary nginx-shadow" bench/gateway/run.sh
