@@ -161,6 +161,15 @@ func (c *csvChunk) Decode(f *Frame) error {
 		c.decodeUnquoted(f)
 		return nil
 	}
+	c.decodeGeneral(f, dual)
+	return nil
+}
+
+// decodeGeneral is Decode for any chunk: records split with quotes in
+// mind, fields parsed one by one. f must have been reset.
+func (c *csvChunk) decodeGeneral(f *Frame, dual map[int]int) {
+	in := c.in
+	plan := in.plan
 	var fields []string
 	c.c.records(true, func(rec []byte, line int64) {
 		x := f.addRow(line)
@@ -195,7 +204,6 @@ func (c *csvChunk) Decode(f *Frame) error {
 			}
 		}
 	})
-	return nil
 }
 
 // splitCSV splits one record into fields. A record without quotes is split
@@ -278,7 +286,8 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 					x[r], end = v, e
 				} else {
 					end = e
-					field := trimSpaceBytes(rec[start:end])
+					// Trimmed as the general path trims (strings.TrimSpace).
+					field := bytes.TrimSpace(rec[start:end])
 					v, w := parseFeature(unsafeString(field), plan.AllowMissing, plan.Features[r])
 					if w != "" && why == "" {
 						why = w
@@ -403,23 +412,13 @@ func decimal32(m uint64, k int) float32 {
 	return float32(p)
 }
 
+// isBlank reports a record of white space only, which is skipped (as
+// textChunk.records skips it).
 func isBlank(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' {
-			return false
-		}
+	if len(b) > 0 && b[0] > ' ' && b[0] < 0x80 {
+		return false // the common case, decided by the first byte
 	}
-	return true
-}
-
-func trimSpaceBytes(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
+	return len(bytes.TrimSpace(b)) == 0
 }
 
 // SWAR constants: one bit or mask per byte of a 64-bit word.

@@ -2,9 +2,14 @@ package batch
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -162,6 +167,95 @@ func TestDecimal32(t *testing.T) {
 			if m := math.Round(mid * pow10[k%8]); m < 1<<53 {
 				for d := -2.0; d <= 2; d++ {
 					check(uint64(m+d), k%8)
+				}
+			}
+		}
+	}
+}
+
+// TestUnquotedMatchesGeneral decodes random unquoted CSV chunks with the
+// one-pass decoder and with the general one (records split with quotes in
+// mind, fields parsed one by one): every row must get the same features,
+// bit for bit, the same kept values and the same reject reason.
+func TestUnquotedMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	fields := []string{"17.99", "0.07871", "-12.5", "3", "0", "-0", "1001.0", ".5", "5.", "-.5", "1.2e-05", "3E2",
+		" 7", "7 ", "\t1.5", "abc", "", "NA", "nan", "1.2.3", "12345678", "123456789", "1234567.8", "0.000000001",
+		"99999999999999999999", "1e39", "-", "+3", "true", "0x10", "1_000", "١", "\v1", "2\f", " ", "Inf", "-inf"}
+	plan := &Plan{Features: []string{"a", "b", "c"}, Keep: []string{"id"}, AllowMissing: true}
+	for iter := range 300 {
+		var sb strings.Builder
+		sb.WriteString("id,a,b,c\n")
+		rows := 1 + rng.IntN(40)
+		for r := range rows {
+			if rng.IntN(15) == 0 {
+				sb.WriteString([]string{"", " ", "\t", "\f", " \v ", "\r"}[rng.IntN(6)] + "\n") // a blank line
+			}
+			n := 4
+			if rng.IntN(10) == 0 {
+				n = 2 + rng.IntN(5) // a wrong field count now and then
+			}
+			for k := range n {
+				if k > 0 {
+					sb.WriteByte(',')
+				}
+				if k == 0 {
+					fmt.Fprintf(&sb, "r%d", r)
+					continue
+				}
+				sb.WriteString(fields[rng.IntN(len(fields))])
+			}
+			if rng.IntN(4) == 0 {
+				sb.WriteByte('\r')
+			}
+			sb.WriteByte('\n')
+		}
+		path := filepath.Join(t.TempDir(), "in.csv")
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, allow := range []bool{true, false} {
+			plan.AllowMissing = allow
+			in, err := openInput(context.Background(), LocalFS{}, path, FormatCSV, plan, Position{}, Range{}, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch, err := in.Next(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ch.(*csvChunk)
+			var fast, gen Frame
+			fast.reset(3, 1)
+			c.decodeUnquoted(&fast)
+			gen.reset(3, 1)
+			c.decodeGeneral(&gen, nil)
+			in.Close()
+			if fast.Rows != gen.Rows {
+				t.Fatalf("iteration %d: %d rows one-pass, %d general", iter, fast.Rows, gen.Rows)
+			}
+			for i := range fast.Rows {
+				fe, ge := "", ""
+				if len(fast.Err) > 0 {
+					fe = fast.Err[i]
+				}
+				if len(gen.Err) > 0 {
+					ge = gen.Err[i]
+				}
+				if fe != ge {
+					t.Fatalf("iteration %d row %d: reason %q one-pass, %q general\n%s", iter, i, fe, ge, sb.String())
+				}
+				if fast.Kept[0][i] != gen.Kept[0][i] {
+					t.Fatalf("iteration %d row %d: kept %v one-pass, %v general", iter, i, fast.Kept[0][i], gen.Kept[0][i])
+				}
+				if fe != "" {
+					continue // a rejected row is not scored
+				}
+				for k := range 3 {
+					a, b := fast.X[i*3+k], gen.X[i*3+k]
+					if math.Float32bits(a) != math.Float32bits(b) && !(a != a && b != b) {
+						t.Fatalf("iteration %d row %d feature %d: %v one-pass, %v general\n%s", iter, i, k, a, b, sb.String())
+					}
 				}
 			}
 		}
