@@ -208,17 +208,35 @@ func (p *connPool) roundTrip(ctx context.Context, req []byte, deadline time.Time
 // response arrived.
 func (c *httpConn) exchange(ctx context.Context, req []byte, deadline time.Time, dst []byte) (resp response, keep, started bool, err error) {
 	resp.body = dst
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	stop, err := c.arm(ctx, deadline)
+	if err != nil {
 		return resp, false, false, err
-	}
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	}
 	_, werr := c.nc.Write(req)
 	// Read even when the write failed: a server may answer (413, say)
 	// and close before reading the whole request.
 	resp, keep, started, err = c.readResponse(dst)
+	keep, err = c.disarm(stop, keep, werr, err)
+	return resp, keep, started, err
+}
+
+// arm sets the deadline of a call on the connection and makes the end of
+// ctx cut it short; disarm undoes that when the call is over.
+func (c *httpConn) arm(ctx context.Context, deadline time.Time) (stop func() bool, err error) {
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	}
+	return stop, nil
+}
+
+// disarm ends a call armed by arm, given whether the responses left the
+// connection reusable (keep), the write's error and the read's. It
+// returns whether the connection may carry another call, and the error to
+// report: the write's, when both failed.
+func (c *httpConn) disarm(stop func() bool, keep bool, werr, err error) (bool, error) {
 	if c.br.Buffered() > 0 {
 		keep = false // bytes nobody asked for: the connection's state is unknown
 	}
@@ -231,7 +249,7 @@ func (c *httpConn) exchange(ctx context.Context, req []byte, deadline time.Time,
 	if stop != nil && !stop() {
 		keep = false // the deadline may be reset to the past at any moment
 	}
-	return resp, keep, started, err
+	return keep, err
 }
 
 // errMalformed wraps every violation of the protocol by the server.

@@ -197,12 +197,9 @@ func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, deadline time.Ti
 
 // pipeline is exchange for several requests; see connPool.pipeline.
 func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, deadline time.Time, dst []byte, each func(k, status int, body []byte)) (n int, keep, started bool, _ []byte, err error) {
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	stop, err := c.arm(ctx, deadline)
+	if err != nil {
 		return 0, false, false, dst, err
-	}
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	}
 	bufs := make(net.Buffers, len(reqs))
 	copy(bufs, reqs)
@@ -223,17 +220,6 @@ func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, deadline time.Ti
 		each(n, resp.status, resp.body)
 		n++
 	}
-	if c.br.Buffered() > 0 {
-		keep = false // bytes nobody asked for: the connection's state is unknown
-	}
-	if werr != nil {
-		keep = false
-		if err != nil {
-			err = werr
-		}
-	}
-	if stop != nil && !stop() {
-		keep = false // the deadline may be reset to the past at any moment
-	}
+	keep, err = c.disarm(stop, keep, werr, err)
 	return n, keep, started, dst, err
 }
