@@ -54,7 +54,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("opening %s store: %w", dialect, err)
 	}
 	db := &DB{sql: sqldb, dialect: dialect, now: time.Now}
-	if err := sqldb.PingContext(ctx); err != nil {
+	if err := db.connect(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to %s store: %w", dialect, err)
 	}
@@ -63,6 +63,28 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("migrating %s store: %w", dialect, err)
 	}
 	return db, nil
+}
+
+// connect opens the first connection. A new SQLite database is switched to
+// WAL when its first connection opens; that takes an exclusive lock, and when
+// several processes open the same new file at once SQLite can answer
+// SQLITE_BUSY at once rather than through the busy handler. Those are retried
+// for as long as busy_timeout would have waited.
+func (db *DB) connect(ctx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := db.sql.PingContext(ctx)
+		if err == nil || db.dialect != DialectSQLite || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // parseDSN picks the driver for dsn. Unknown schemes are an error rather than
@@ -210,6 +232,13 @@ func isUniqueViolation(err error) bool {
 		return code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || code == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 	}
 	return false
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY, in any of its
+// extended forms.
+func isBusy(err error) bool {
+	var liteErr *sqlite.Error
+	return errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // queryAll runs q and scans each row with scan; what names the list in
