@@ -261,27 +261,24 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 		x := f.addRowUnset(line)
 		row := f.Rows - 1
 		line++
-		// The bytes after the record (its line end, the next records) let
-		// short fields be read eight bytes at a time.
-		ext := rec[:cap(rec)]
 		why := ""
-		col := 0
-		for start := 0; ; col++ {
+		col := 0 // fields read so far
+		for start := 0; ; {
+			if col < len(in.role) && in.role[col] >= 0 {
+				// The run of short plain decimals that starts here, in
+				// one go; the field it stops at is read below.
+				next, k, atEnd := scanFeatures(rec, start, in.role[col:], x, comma)
+				if col += k; atEnd {
+					break
+				}
+				start = next
+			}
 			r := -1
 			if col < len(in.role) {
 				r = in.role[col]
 			}
 			end := start
 			if r >= 0 {
-				// Parse while looking for the comma; fall back to the
-				// general parser for anything but plain decimals.
-				if start+8 <= len(ext) {
-					v, l, ok := scan8(binary.LittleEndian.Uint64(ext[start:]), len(rec)-start)
-					if end = start + l; ok && (end == len(rec) || rec[end] == comma) {
-						x[r] = v
-						goto next
-					}
-				}
 				if v, e, ok := scanDecimal(rec, start, comma); ok {
 					x[r], end = v, e
 				} else {
@@ -307,19 +304,19 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 					f.Kept[-r-2][row] = textValue(unsafeString(rec[start:end]))
 				}
 			}
-		next:
+			col++
 			if end >= len(rec) {
 				break
 			}
 			start = end + 1
 		}
-		if n := col + 1; n != len(in.cols) {
-			for _, r := range in.role[min(n, len(in.role)):] {
+		if col != len(in.cols) {
+			for _, r := range in.role[min(col, len(in.role)):] {
 				if r >= 0 {
 					x[r] = nan32
 				}
 			}
-			f.reject(fmt.Sprintf("has %d fields, the header has %d", n, len(in.cols)))
+			f.reject(fmt.Sprintf("has %d fields, the header has %d", col, len(in.cols)))
 		}
 		if why != "" {
 			f.reject(why)
@@ -341,14 +338,15 @@ func scanDecimal(rec []byte, start int, comma byte) (v float32, end int, ok bool
 	}
 	// Most fields are short: parse eight bytes at once when the buffer
 	// holds them (bytes past the record are masked off).
-	if ext := rec[:cap(rec)]; i+8 <= len(ext) {
-		f, l, ok := scan8(binary.LittleEndian.Uint64(ext[i:]), n-i)
-		if ok && (i+l == n || rec[i+l] == comma) {
-			if neg {
-				f = -f
-			}
-			return f, i + l, true
+	var one [1]float32
+	if next, k, atEnd := scanFeatures(rec, i, oneFeature[:], one[:], comma); k == 1 {
+		if !atEnd {
+			next-- // back from the next field's start to the comma
 		}
+		if neg {
+			return -one[0], next, true
+		}
+		return one[0], next, true
 	}
 	var mant uint64
 	digits, frac := 0, -1
@@ -428,52 +426,71 @@ const (
 	swarLow4 = 0x0F0F0F0F0F0F0F0F
 )
 
-// scan8 parses a plain decimal of at most eight characters (digits and at
-// most one '.') from the little-endian word w, of which the first avail
-// bytes belong to the record. It returns the value and the number of
-// characters it used, which stop at the first other byte; ok is false when
-// they are not a number (no digit, two dots) or when all eight are digits
-// or dots, so the field may go on: the caller then checks the byte after.
-func scan8(w uint64, avail int) (v float32, n int, ok bool) {
-	lo := w & swarLow7
-	// Bit 7 of a byte is set where the byte is an ASCII digit...
-	digit := (lo + 0x5050505050505050) &^ (lo + 0x4646464646464646) &^ w & swarHigh
-	// ... or a dot (the exact zero-byte test on w XOR '.').
-	x := lo ^ 0x2E2E2E2E2E2E2E2E
-	dot := ^((x + swarLow7) | x) &^ w & swarHigh
-	bad := ^(digit | dot) & swarHigh
-	if avail < 8 {
-		bad |= swarHigh << (8 * max(avail, 0) & 63)
+// oneFeature is the roles of a single feature field, for scanDecimal.
+var oneFeature = [1]int{0}
+
+// scanFeatures parses the feature fields from rec[start:] on while each is
+// a plain decimal of at most eight characters (digits and at most one
+// '.'), the common case, reading each as one little-endian word: field i
+// goes to x[roles[i]]. It stops at the first field that is not a feature
+// (roles[i] < 0) or not such a decimal, or after the last field, and
+// returns where the field it stopped at starts, how many fields it parsed,
+// and whether the last of them ended the record. The buffer past rec
+// (rec[:cap(rec)]) must be safe to read; its bytes are masked off.
+func scanFeatures(rec []byte, start int, roles []int, x []float32, comma byte) (next, k int, atEnd bool) {
+	ext := rec[:cap(rec)]
+	for i, r := range roles {
+		if r < 0 || start+8 > len(ext) {
+			return start, i, false
+		}
+		w := binary.LittleEndian.Uint64(ext[start:])
+		lo := w & swarLow7
+		// Bit 7 of a byte is set where the byte is an ASCII digit...
+		digit := (lo + 0x5050505050505050) &^ (lo + 0x4646464646464646) &^ w & swarHigh
+		// ... or a dot (the exact zero-byte test on w XOR '.').
+		d := lo ^ 0x2E2E2E2E2E2E2E2E
+		dot := ^((d + swarLow7) | d) &^ w & swarHigh
+		bad := ^(digit | dot) & swarHigh
+		if avail := len(rec) - start; avail < 8 {
+			bad |= swarHigh << (8 * max(avail, 0) & 63)
+		}
+		n := 8
+		if bad != 0 {
+			n = bits.TrailingZeros64(bad) >> 3
+		}
+		// The field must end at a comma or the record's end.
+		end := start + n
+		if n == 0 || end < len(rec) && rec[end] != comma {
+			return start, i, false
+		}
+		keep := ^uint64(0) >> ((64 - 8*n) & 63) // all ones when n is 8
+		dot &= keep
+		if dot&(dot-1) != 0 {
+			return start, i, false
+		}
+		digits, frac := n, 0
+		d = w & keep
+		if dot != 0 {
+			p := bits.TrailingZeros64(dot) >> 3
+			below := uint64(1)<<(8*p&63) - 1
+			d = d&below | (d>>8)&^below
+			digits--
+			frac = n - p - 1
+		}
+		if digits == 0 {
+			return start, i, false
+		}
+		// Right-align the digits (leading zero bytes) and combine them in
+		// three multiplications: pairs, quadruples, then the eight.
+		d = (d & swarLow4) << (8 * (8 - digits) & 63)
+		d = (d * (10<<8 + 1)) >> 8
+		d = ((d & 0x00FF00FF00FF00FF) * (100<<16 + 1)) >> 16
+		m := ((d & 0x0000FFFF0000FFFF) * (10000<<32 + 1)) >> 32
+		x[r] = decimal32(uint64(uint32(m)), frac)
+		if end >= len(rec) {
+			return end, i + 1, true
+		}
+		start = end + 1
 	}
-	n = 8
-	if bad != 0 {
-		n = bits.TrailingZeros64(bad) >> 3
-	}
-	if n == 0 {
-		return 0, 0, false
-	}
-	keep := ^uint64(0) >> ((64 - 8*n) & 63) // all ones when n is 8
-	dot &= keep
-	if dot&(dot-1) != 0 {
-		return 0, n, false
-	}
-	digits, frac := n, 0
-	d := w & keep
-	if dot != 0 {
-		p := bits.TrailingZeros64(dot) >> 3
-		below := uint64(1)<<(8*p&63) - 1
-		d = d&below | (d>>8)&^below
-		digits--
-		frac = n - p - 1
-	}
-	if digits == 0 {
-		return 0, n, false
-	}
-	// Right-align the digits (leading zero bytes) and combine them in
-	// three multiplications: pairs, quadruples, then the eight.
-	d = (d & swarLow4) << (8 * (8 - digits) & 63)
-	d = (d * (10<<8 + 1)) >> 8
-	d = ((d & 0x00FF00FF00FF00FF) * (100<<16 + 1)) >> 16
-	m := ((d & 0x0000FFFF0000FFFF) * (10000<<32 + 1)) >> 32
-	return decimal32(uint64(uint32(m)), frac), n, true
+	return start, len(roles), false
 }

@@ -186,15 +186,17 @@ func appendText(dst []byte, v Value) []byte {
 	return appendCSVField(dst, v.Text())
 }
 
+// csvQuoted marks the bytes that make a CSV field need quotes.
+var csvQuoted = [256]bool{',': true, '"': true, '\n': true, '\r': true}
+
+// appendCSVField appends s as one CSV field, quoted when it holds a comma,
+// quote or line break or starts with a space or tab.
 func appendCSVField(dst []byte, s string) []byte {
-	needs := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\n', '\r':
-			needs = true
-		}
+	needs := len(s) > 0 && (s[0] == ' ' || s[0] == '\t')
+	for i := 0; i < len(s) && !needs; i++ {
+		needs = csvQuoted[s[i]]
 	}
-	if !needs && (len(s) == 0 || (s[0] != ' ' && s[0] != '\t')) {
+	if !needs {
 		return append(dst, s...)
 	}
 	dst = append(dst, '"')

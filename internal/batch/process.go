@@ -27,7 +27,8 @@ func (r *run) process(ctx context.Context, c Chunk, f *Frame, lineWord string) (
 		}
 	}
 	res := result{end: c.End(), rows: f.Rows}
-	res.out = r.enc.rows(make([]byte, 0, f.Rows*16), f, s, r.keep, r.preds)
+	// About 16 bytes a column is enough for most rows: one allocation.
+	res.out = r.enc.rows(make([]byte, 0, f.Rows*16*(len(f.Kept)+len(r.preds))), f, s, r.keep, r.preds)
 	res.kinds = make([]Kind, len(f.Kept))
 	for k, col := range f.Kept {
 		kind := KindNull
