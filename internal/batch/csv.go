@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // csvInput reads a CSV file with a header line.
@@ -247,7 +248,10 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
 			rec, data = data[:nl], data[nl+1:]
 		} else {
-			rec, data = data, nil
+			// The last record has no line end: give it one, which
+			// scanFeatures needs to find where the record stops.
+			rec = append(append(make([]byte, 0, len(data)+9), data...), '\n')[:len(data)]
+			data = nil
 		}
 		if n := len(rec); n > 0 && rec[n-1] == '\r' {
 			rec = rec[:n-1]
@@ -336,17 +340,22 @@ func scanDecimal(rec []byte, start int, comma byte) (v float32, end int, ok bool
 		neg = true
 		i++
 	}
-	// Most fields are short: parse eight bytes at once when the buffer
-	// holds them (bytes past the record are masked off).
+	// Most fields are short: parse eight bytes at once, from a copy that
+	// ends the way scanFeatures needs.
+	var buf [16]byte
+	l := copy(buf[:8], rec[i:])
+	buf[l] = '\n'
 	var one [1]float32
-	if next, k, atEnd := scanFeatures(rec, i, oneFeature[:], one[:], comma); k == 1 {
+	if next, k, atEnd := scanFeatures(buf[:l], 0, oneFeature[:], one[:], comma); k == 1 {
 		if !atEnd {
 			next-- // back from the next field's start to the comma
 		}
-		if neg {
-			return -one[0], next, true
+		if end := i + next; end == n || rec[end] == comma {
+			if neg {
+				return -one[0], end, true
+			}
+			return one[0], end, true
 		}
-		return one[0], next, true
 	}
 	var mant uint64
 	digits, frac := 0, -1
@@ -435,47 +444,49 @@ var oneFeature = [1]int{0}
 // goes to x[roles[i]]. It stops at the first field that is not a feature
 // (roles[i] < 0) or not such a decimal, or after the last field, and
 // returns where the field it stopped at starts, how many fields it parsed,
-// and whether the last of them ended the record. The buffer past rec
-// (rec[:cap(rec)]) must be safe to read; its bytes are masked off.
+// and whether the last of them ended the record.
+//
+// The byte just past rec (rec[:len(rec)+1]) must be there and be neither a
+// digit nor a '.': a record's line end does. Words are read only where
+// eight bytes of rec[:cap(rec)] remain.
 func scanFeatures(rec []byte, start int, roles []int, x []float32, comma byte) (next, k int, atEnd bool) {
-	ext := rec[:cap(rec)]
+	n := len(rec)
+	last := cap(rec) - 8 // the last offset a word can be read at
+	base := unsafe.Pointer(unsafe.SliceData(rec))
 	for i, r := range roles {
-		if r < 0 || start+8 > len(ext) {
+		if r < 0 || start > last {
 			return start, i, false
 		}
-		w := binary.LittleEndian.Uint64(ext[start:])
+		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(base, start))[:])
 		lo := w & swarLow7
 		// Bit 7 of a byte is set where the byte is an ASCII digit...
 		digit := (lo + 0x5050505050505050) &^ (lo + 0x4646464646464646) &^ w & swarHigh
 		// ... or a dot (the exact zero-byte test on w XOR '.').
 		d := lo ^ 0x2E2E2E2E2E2E2E2E
 		dot := ^((d + swarLow7) | d) &^ w & swarHigh
-		bad := ^(digit | dot) & swarHigh
-		if avail := len(rec) - start; avail < 8 {
-			bad |= swarHigh << (8 * max(avail, 0) & 63)
+		// The number runs to the first other byte, which is at most the
+		// byte past rec.
+		l := 8
+		if bad := ^(digit | dot) & swarHigh; bad != 0 {
+			l = bits.TrailingZeros64(bad) >> 3
 		}
-		n := 8
-		if bad != 0 {
-			n = bits.TrailingZeros64(bad) >> 3
-		}
-		// The field must end at a comma or the record's end.
-		end := start + n
-		if n == 0 || end < len(rec) && rec[end] != comma {
+		end := start + l
+		if l == 0 || end < n && rec[end] != comma {
 			return start, i, false
 		}
-		keep := ^uint64(0) >> ((64 - 8*n) & 63) // all ones when n is 8
+		keep := ^uint64(0) >> ((64 - 8*l) & 63) // all ones when l is 8
 		dot &= keep
 		if dot&(dot-1) != 0 {
 			return start, i, false
 		}
-		digits, frac := n, 0
+		digits, frac := l, 0
 		d = w & keep
 		if dot != 0 {
 			p := bits.TrailingZeros64(dot) >> 3
 			below := uint64(1)<<(8*p&63) - 1
 			d = d&below | (d>>8)&^below
 			digits--
-			frac = n - p - 1
+			frac = l - p - 1
 		}
 		if digits == 0 {
 			return start, i, false
@@ -487,7 +498,7 @@ func scanFeatures(rec []byte, start int, roles []int, x []float32, comma byte) (
 		d = ((d & 0x00FF00FF00FF00FF) * (100<<16 + 1)) >> 16
 		m := ((d & 0x0000FFFF0000FFFF) * (10000<<32 + 1)) >> 32
 		x[r] = decimal32(uint64(uint32(m)), frac)
-		if end >= len(rec) {
+		if end >= n {
 			return end, i + 1, true
 		}
 		start = end + 1
