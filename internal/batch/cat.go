@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 )
 
 // Copy converts a table between formats without scoring it: every column
 // of in is written to out. Numbers in text inputs stay numbers in a Parquet
 // output (a column whose values all parse as integers is INT64, as numbers
-// DOUBLE, else STRING). Writing to out = "-" writes CSV or JSON Lines
-// (outFormat) to w; `sluice batch cat` uses it to show results.
+// DOUBLE, else STRING). A file out is written beside it under a temporary
+// name and published through LocalFS when complete, so it never holds part
+// of a table. Writing to out = "-" writes CSV or JSON Lines (outFormat) to
+// w; `sluice batch cat` uses it to show results.
 func Copy(ctx context.Context, fsys FS, in, inFormat, out, outFormat string, w io.Writer) error {
 	if fsys == nil {
 		fsys = LocalFS{}
@@ -44,21 +47,15 @@ func Copy(ctx context.Context, fsys FS, in, inFormat, out, outFormat string, w i
 	defer input.Close()
 
 	var dst io.Writer = w
-	var spool *os.File
+	// f is the work file: the table (text) or its spool (Parquet).
 	var f *os.File
 	if out != "-" {
-		target := out
-		if outFormat == FormatParquet {
-			target = out + ".spool"
-		}
-		if f, err = os.Create(target); err != nil {
+		if f, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp"); err != nil {
 			return err
 		}
+		defer os.Remove(f.Name())
 		defer f.Close()
 		dst = f
-		if outFormat == FormatParquet {
-			spool = f
-		}
 	} else if outFormat == FormatParquet {
 		return errors.New("cannot write Parquet to standard output; name a file")
 	}
@@ -100,21 +97,34 @@ func Copy(ctx context.Context, fsys FS, in, inFormat, out, outFormat string, w i
 			return err
 		}
 	}
-	if spool == nil {
+	if f == nil {
 		return nil
 	}
-	if err := spool.Close(); err != nil {
+	if outFormat != FormatParquet {
+		if err := f.Chmod(0o644); err != nil { // CreateTemp's is 0600
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return publishFile(ctx, LocalFS{}, f.Name(), out)
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	oc := make([]OutputColumn, len(cols))
 	for i, c := range cols {
 		oc[i] = OutputColumn{Name: c, Kind: kinds[i]}
 	}
-	defer os.Remove(spool.Name())
-	if err := writeParquet(spool.Name(), out, oc); err != nil {
+	pq := f.Name() + ".parquet"
+	defer os.Remove(pq)
+	if err := writeParquet(f.Name(), pq, oc); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	return nil
+	return publishFile(ctx, LocalFS{}, pq, out)
 }
 
 // typedText reads a text value as an integer or a number when it is one.

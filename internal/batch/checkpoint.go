@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +13,18 @@ import (
 // CheckpointVersion is the format version of checkpoint files.
 const CheckpointVersion = 1
 
-// Checkpoint is the file OUTPUT.checkpoint that a run rewrites after every
-// committed chunk. It holds the run's spec, so that `sluice batch resume`
-// needs nothing else, and how far the run got.
+// Checkpoint is the file OUTPUT.checkpoint (or, for a run with a work
+// directory, a file in it; see CheckpointPathIn) that a run rewrites after
+// every committed chunk. It holds the run's spec, so that `sluice batch
+// resume` needs nothing else, and how far the run got.
 type Checkpoint struct {
-	Version int   `json:"version"`
-	Spec    Spec  `json:"spec"`
-	State   State `json:"state"`
+	Version int  `json:"version"`
+	Spec    Spec `json:"spec"`
+	// Staged is set when the run's work files are in a work directory,
+	// beside the checkpoint, rather than next to the output: the rejects
+	// file is then written there too, and published with the output.
+	Staged bool  `json:"staged,omitempty"`
+	State  State `json:"state"`
 }
 
 // State is how far a run got: everything before Input has been scored and
@@ -29,7 +36,8 @@ type State struct {
 	// Seq is the number of chunks committed.
 	Seq int64 `json:"seq"`
 	// OutputBytes and RejectBytes are the committed lengths of the data
-	// file (OUTPUT.partial or OUTPUT.spool) and the rejects file.
+	// file (OUTPUT.partial or OUTPUT.spool) and the rejects file, as work
+	// files (see Checkpoint.Staged).
 	OutputBytes int64 `json:"output_bytes"`
 	RejectBytes int64 `json:"reject_bytes"`
 	// RowsIn counts rows read, RowsOut rows written, Rejected rows
@@ -43,14 +51,38 @@ type State struct {
 	// Preds are the prediction columns.
 	Preds []predCol `json:"predictions"`
 	// Done is set when the whole input is committed; what remains is
-	// moving the data file into place.
+	// publishing the output and the rejects file.
 	Done bool `json:"done,omitempty"`
 	// ElapsedNs is the scoring time of the run so far, over resumes.
 	ElapsedNs int64 `json:"elapsed_ns"`
 }
 
-// CheckpointPath is where a run writing output keeps its checkpoint.
+// CheckpointPath is where a run writing output keeps its checkpoint when
+// its work files sit next to the output.
 func CheckpointPath(output string) string { return output + ".checkpoint" }
+
+// CheckpointPathIn is where a run writing output with work directory
+// workDir keeps its checkpoint: CheckpointPath(output) when workDir is
+// empty, else workDir/NAME-HASH.checkpoint, NAME the output's file name and
+// HASH a digest of the whole output path, so runs into different outputs
+// with the same name can share a work directory. The run's other work
+// files share the checkpoint's name, with other suffixes.
+func CheckpointPathIn(workDir, output string) string {
+	if workDir == "" {
+		return CheckpointPath(output)
+	}
+	sum := sha256.Sum256([]byte(output))
+	return filepath.Join(workDir, filepath.Base(output)+"-"+hex.EncodeToString(sum[:4])+".checkpoint")
+}
+
+// ResumeCommand is the command that resumes the run into output with work
+// directory workDir, for messages.
+func ResumeCommand(workDir, output string) string {
+	if workDir == "" {
+		return "sluice batch resume " + output
+	}
+	return "sluice batch resume --work-dir " + workDir + " " + output
+}
 
 // ReadCheckpoint reads a checkpoint file. path may also be the output path
 // of the run (its checkpoint is then OUTPUT.checkpoint).

@@ -14,7 +14,8 @@ import (
 
 // TestMain lets the test binary act as a batch run that the crash test
 // kills: with SLUICE_BATCH_CHILD set to a JSON Spec it runs (or, with
-// SLUICE_BATCH_RESUME=1, resumes) that run and exits.
+// SLUICE_BATCH_RESUME=1, resumes) that run, with the work directory
+// SLUICE_BATCH_WORK_DIR if set, and exits.
 func TestMain(m *testing.M) {
 	if js := os.Getenv("SLUICE_BATCH_CHILD"); js != "" {
 		var spec Spec
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
-		opts := Options{Model: loadModel(nil), CommitInterval: -1, Resume: os.Getenv("SLUICE_BATCH_RESUME") == "1"}
+		opts := Options{Model: loadModel(nil), CommitInterval: -1, Resume: os.Getenv("SLUICE_BATCH_RESUME") == "1", WorkDir: os.Getenv("SLUICE_BATCH_WORK_DIR")}
 		if _, err := Run(context.Background(), spec, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -113,9 +114,15 @@ func TestKillAndResume(t *testing.T) {
 // the child was killed (rather than finishing first).
 func killChild(t *testing.T, spec Spec, resume bool, killAt int64) bool {
 	t.Helper()
+	return killChildIn(t, "", spec, resume, killAt)
+}
+
+// killChildIn is killChild for a run with work directory workDir.
+func killChildIn(t *testing.T, workDir string, spec Spec, resume bool, killAt int64) bool {
+	t.Helper()
 	js, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SLUICE_BATCH_CHILD="+string(js))
+	cmd.Env = append(os.Environ(), "SLUICE_BATCH_CHILD="+string(js), "SLUICE_BATCH_WORK_DIR="+workDir)
 	if resume {
 		cmd.Env = append(cmd.Env, "SLUICE_BATCH_RESUME=1")
 	}
@@ -126,7 +133,7 @@ func killChild(t *testing.T, spec Spec, resume bool, killAt int64) bool {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	cp := CheckpointPath(spec.Output)
+	cp := CheckpointPathIn(workDir, spec.Output)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {

@@ -18,9 +18,11 @@ type File interface {
 }
 
 // FS opens inputs. LocalFS is the local file system; an object store
-// implements the same two methods. Outputs, checkpoints and rejects are
-// written on the local file system, whose appends, fsync and rename make a
-// run crash-safe.
+// implements the same two methods. Outputs go the other way, through a
+// Publisher: a run appends to its output, rejects and checkpoint files on
+// the local file system, whose appends, fsync and rename make it
+// crash-safe, and publishes the output and rejects file when they are
+// complete.
 type FS interface {
 	// Open opens path for reading and returns its size.
 	Open(ctx context.Context, path string) (File, int64, error)

@@ -84,6 +84,15 @@ type Options struct {
 	Model inference.Model
 	// FS opens the input; nil means LocalFS.
 	FS FS
+	// Publisher puts the finished output and rejects file at their
+	// destinations (Spec.Output and Spec.Rejects); nil means LocalFS.
+	Publisher Publisher
+	// WorkDir is a local directory for the run's work files (the data
+	// file, Parquet spool, rejects file and checkpoint) until they are
+	// published. Empty puts them next to the output, as OUTPUT.partial,
+	// OUTPUT.checkpoint and so on, which only a LocalFS Publisher allows.
+	// A resume finds the checkpoint of its output in the same WorkDir.
+	WorkDir string
 	// Progress, if set, is called after every committed chunk.
 	Progress func(Progress)
 	// Logger receives the run's logs; nil discards them.
@@ -197,20 +206,16 @@ func sameFile(a, b string) bool {
 	return err1 == nil && err2 == nil && x == y
 }
 
-// dataPath is where output rows go until the run is complete.
-func dataPath(s *Spec) string {
-	if s.OutputFormat == FormatParquet {
-		return s.Output + ".spool"
-	}
-	return s.Output + ".partial"
-}
-
 // Run scores spec.Input into spec.Output. With opts.Resume it continues
 // the interrupted run recorded in the output's checkpoint (spec is then
-// taken from the checkpoint; pass the zero Spec or the same one).
+// taken from the checkpoint; pass a Spec whose Output is the output or the
+// checkpoint file).
 func Run(ctx context.Context, spec Spec, opts Options) (Result, error) {
 	if opts.FS == nil {
 		opts.FS = LocalFS{}
+	}
+	if opts.Publisher == nil {
+		opts.Publisher = LocalFS{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -226,10 +231,16 @@ func Run(ctx context.Context, spec Spec, opts Options) (Result, error) {
 		if path == "" {
 			return Result{}, errors.New("resume: no output or checkpoint named")
 		}
+		if filepath.Ext(path) != ".checkpoint" {
+			path = CheckpointPathIn(opts.WorkDir, path)
+		}
 		if cp, cpPath, err = ReadCheckpoint(path); err != nil {
 			return Result{}, err
 		}
 		spec = cp.Spec
+		if err := checkPublisher(opts.Publisher, cp.Staged); err != nil {
+			return Result{}, fmt.Errorf("resume: %w", err)
+		}
 		fp, err := opts.FS.Stat(ctx, spec.Input)
 		if err != nil {
 			return Result{}, fmt.Errorf("resume: input %s: %w", spec.Input, err)
@@ -241,18 +252,21 @@ func Run(ctx context.Context, spec Spec, opts Options) (Result, error) {
 		if err := spec.Normalize(); err != nil {
 			return Result{}, err
 		}
-		cpPath = CheckpointPath(spec.Output)
+		if err := checkPublisher(opts.Publisher, opts.WorkDir != ""); err != nil {
+			return Result{}, err
+		}
+		cpPath = CheckpointPathIn(opts.WorkDir, spec.Output)
 		if _, err := os.Stat(cpPath); err == nil {
-			return Result{}, fmt.Errorf("%w at %s: continue it with `sluice batch resume %s`, or delete it to start over", ErrCheckpointExists, cpPath, spec.Output)
+			return Result{}, fmt.Errorf("%w at %s: continue it with `%s`, or delete it to start over", ErrCheckpointExists, cpPath, ResumeCommand(opts.WorkDir, spec.Output))
 		}
 		fp, err := opts.FS.Stat(ctx, spec.Input)
 		if err != nil {
 			return Result{}, fmt.Errorf("input: %w", err)
 		}
 		spec.Fingerprint = fp
-		cp = Checkpoint{Version: CheckpointVersion, Spec: spec}
+		cp = Checkpoint{Version: CheckpointVersion, Spec: spec, Staged: opts.WorkDir != ""}
 	}
-	r := &run{spec: spec, opts: opts, cp: cp, cpPath: cpPath, log: opts.Logger}
+	r := &run{spec: spec, opts: opts, cp: cp, cpPath: cpPath, work: workFor(cpPath, &spec, cp.Staged), log: opts.Logger}
 	return r.run(ctx)
 }
 
@@ -262,6 +276,7 @@ type run struct {
 	opts   Options
 	cp     Checkpoint
 	cpPath string
+	work   work
 	log    *slog.Logger
 
 	in      inference.TensorSpec
@@ -335,12 +350,11 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	if err := r.finish(); err != nil {
+	if err := r.finish(ctx); err != nil {
 		return Result{}, err
 	}
 	rejects := r.spec.Rejects
 	if st.Rejected == 0 {
-		_ = os.Remove(rejects) // only its header
 		rejects = ""
 	}
 	return Result{Output: r.spec.Output, Rejects: rejects, RowsIn: st.RowsIn, RowsOut: st.RowsOut, Rejected: st.Rejected,
@@ -395,15 +409,18 @@ type result struct {
 // the input (or of the range).
 func (r *run) score(ctx context.Context) error {
 	st := &r.cp.State
-	if err := os.MkdirAll(filepath.Dir(r.spec.Output), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(r.work.base), 0o755); err != nil {
+		if r.cp.Staged {
+			return fmt.Errorf("work dir: %w", err)
+		}
 		return fmt.Errorf("output directory: %w", err)
 	}
-	data, err := openAt(dataPath(&r.spec), st.OutputBytes)
+	data, err := openAt(r.work.data, st.OutputBytes)
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
 	defer data.Close()
-	rej, err := openAt(r.spec.Rejects, st.RejectBytes)
+	rej, err := openAt(r.work.rejects, st.RejectBytes)
 	if err != nil {
 		return fmt.Errorf("rejects: %w", err)
 	}
@@ -609,37 +626,55 @@ func (r *run) checkRate(final bool) error {
 	rate := float64(st.Rejected) / float64(st.RowsIn)
 	if rate > r.spec.MaxRejectRate {
 		return fmt.Errorf("%w: %d of %d rows (%.2f%%) could not be scored, more than the %.2f%% allowed (--max-reject-rate); see %s",
-			ErrRejectRate, st.Rejected, st.RowsIn, 100*rate, 100*r.spec.MaxRejectRate, r.spec.Rejects)
+			ErrRejectRate, st.Rejected, st.RowsIn, 100*rate, 100*r.spec.MaxRejectRate, r.work.rejects)
 	}
 	return nil
 }
 
-// finish moves the complete data file into place and removes the
-// checkpoint. Each step can be repeated after a crash.
-func (r *run) finish() error {
-	data := dataPath(&r.spec)
-	if _, err := os.Stat(data); err == nil {
-		if r.spec.OutputFormat == FormatParquet {
-			tmp := r.spec.Output + ".tmp"
-			if err := writeParquet(data, tmp, r.cp.State.Columns); err != nil {
+// finish publishes the complete output and rejects file and removes the
+// work files, the checkpoint last. Each step can be repeated after a crash
+// or a failed Publish: a work file is removed only once it is published,
+// so one that is gone while its destination exists was published before.
+func (r *run) finish(ctx context.Context) error {
+	pub, w := r.opts.Publisher, r.work
+	src := w.data
+	if r.spec.OutputFormat == FormatParquet {
+		ok, err := fileExists(w.data)
+		if err != nil {
+			return fmt.Errorf("finishing: %w", err)
+		}
+		if ok {
+			// The spool stays until the Parquet file is published, so a
+			// crash before that writes the file again.
+			src = w.base + ".tmp"
+			if err := writeParquet(w.data, src, r.cp.State.Columns); err != nil {
 				return fmt.Errorf("writing %s: %w", r.spec.Output, err)
 			}
-			if err := os.Rename(tmp, r.spec.Output); err != nil {
-				return err
-			}
-			syncDir(filepath.Dir(r.spec.Output))
-			if err := os.Remove(data); err != nil {
-				return err
-			}
-		} else {
-			if err := os.Rename(data, r.spec.Output); err != nil {
-				return err
+		}
+	}
+	if err := publishFile(ctx, pub, src, r.spec.Output); err != nil {
+		return fmt.Errorf("finishing: %w", err)
+	}
+	if err := removeFile(w.data); err != nil {
+		return fmt.Errorf("finishing: %w", err)
+	}
+	switch {
+	case r.cp.State.Rejected == 0:
+		// The rejects file holds only its header; a run that rejected
+		// nothing leaves none, not even an earlier run's.
+		if err := removeFile(w.rejects); err != nil {
+			return fmt.Errorf("finishing: %w", err)
+		}
+		if w.rejects != r.spec.Rejects {
+			if err := pub.Remove(ctx, r.spec.Rejects); err != nil {
+				return fmt.Errorf("finishing: removing %s: %w", r.spec.Rejects, err)
 			}
 		}
-	} else if _, err := os.Stat(r.spec.Output); err != nil {
-		return fmt.Errorf("finishing: neither %s nor %s exists", data, r.spec.Output)
+	case w.rejects != r.spec.Rejects:
+		if err := publishFile(ctx, pub, w.rejects, r.spec.Rejects); err != nil {
+			return fmt.Errorf("finishing: %w", err)
+		}
 	}
-	syncDir(filepath.Dir(r.spec.Output))
 	if err := os.Remove(r.cpPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}

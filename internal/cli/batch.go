@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,8 +52,7 @@ type batchFlags struct {
 	modelRef  string
 	endpoint  string
 	keep      string
-	progress  string
-	every     time.Duration
+	run       batchRunFlags
 }
 
 func newBatchRunCmd(e *env) *cobra.Command {
@@ -107,7 +107,7 @@ func newBatchRunCmd(e *env) *cobra.Command {
 				return err
 			}
 			bf.spec.Model = ref
-			return runBatch(e, bf.spec, m, ref, false, bf.progress, bf.every)
+			return runBatch(e, bf.spec, m, ref, bf.run)
 		},
 	}
 	f := cmd.Flags()
@@ -125,23 +125,28 @@ func newBatchRunCmd(e *env) *cobra.Command {
 	f.IntVar(&bf.spec.Workers, "workers", 0, "scoring workers (default: one per CPU)")
 	f.IntVar(&bf.spec.ChunkRows, "chunk-rows", 16384, "rows per chunk: the unit of work and of checkpoints")
 	f.Float64Var(&bf.spec.MaxRejectRate, "max-reject-rate", 0.05, "largest share of rows (0..1) that may be rejected before the run fails")
-	f.StringVar(&bf.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or off")
-	f.DurationVar(&bf.every, "checkpoint-interval", time.Second, "least time between checkpoints (each fsyncs the output); a crash loses at most this much work; 0: after every chunk")
+	f.StringVar(&bf.run.progress, "progress", "auto", "auto (a bar on a terminal, lines otherwise), bar, lines or off")
+	f.DurationVar(&bf.run.every, "checkpoint-interval", time.Second, "least time between checkpoints (each fsyncs the output); a crash loses at most this much work; 0: after every chunk")
+	f.StringVar(&bf.run.workDir, "work-dir", "", "directory for the run's work files (partial output, rejects, checkpoint) until the output is complete (default: next to the output)")
 	printFlag(cmd, e)
 	return cmd
 }
 
 func newBatchResumeCmd(e *env) *cobra.Command {
-	var progress string
-	var every time.Duration
+	var rf batchRunFlags
 	cmd := &cobra.Command{
 		Use:   "resume CHECKPOINT|OUTPUT",
 		Short: "Finish an interrupted batch run from its checkpoint",
 		Example: `  sluice batch resume scores.parquet
-  sluice batch resume scores.parquet.checkpoint`,
+  sluice batch resume scores.parquet.checkpoint
+  sluice batch resume --work-dir /var/tmp/sluice scores.parquet   # a run started with --work-dir`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cp, _, err := batch.ReadCheckpoint(args[0])
+			path := args[0]
+			if filepath.Ext(path) != ".checkpoint" {
+				path = batch.CheckpointPathIn(rf.workDir, path)
+			}
+			cp, cpPath, err := batch.ReadCheckpoint(path)
 			if err != nil {
 				return err
 			}
@@ -153,11 +158,13 @@ func newBatchResumeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runBatch(e, batch.Spec{Output: cp.Spec.Output}, m, ref, true, progress, every)
+			rf.resume, rf.resumed = true, args[0]
+			return runBatch(e, batch.Spec{Output: cpPath}, m, ref, rf)
 		},
 	}
-	cmd.Flags().StringVar(&progress, "progress", "auto", "auto, bar, lines or off")
-	cmd.Flags().DurationVar(&every, "checkpoint-interval", time.Second, "least time between checkpoints; 0: after every chunk")
+	cmd.Flags().StringVar(&rf.progress, "progress", "auto", "auto, bar, lines or off")
+	cmd.Flags().DurationVar(&rf.every, "checkpoint-interval", time.Second, "least time between checkpoints; 0: after every chunk")
+	cmd.Flags().StringVar(&rf.workDir, "work-dir", "", "the --work-dir the run was started with, to find its checkpoint from OUTPUT")
 	return cmd
 }
 
@@ -282,18 +289,29 @@ func batchDrift(e *env, ref batch.ModelRef, m inference.Model) (*jobs.DriftMonit
 	return nil, &jobs.DriftSummary{Message: "drift not computed: " + err.Error()}
 }
 
+// batchRunFlags are how `batch run` and `batch resume` run a batch run.
+type batchRunFlags struct {
+	// resume is set for `batch resume`; resumed is its argument.
+	resume   bool
+	resumed  string
+	workDir  string
+	progress string
+	every    time.Duration
+}
+
 // runBatch runs (or resumes) a batch run with progress on stderr and a
-// summary on stdout.
-func runBatch(e *env, spec batch.Spec, m inference.Model, ref batch.ModelRef, resume bool, progress string, every time.Duration) error {
+// summary on stdout. A resume names its checkpoint in spec.Output.
+func runBatch(e *env, spec batch.Spec, m inference.Model, ref batch.ModelRef, rf batchRunFlags) error {
+	every := rf.every
 	if every <= 0 {
 		every = -1 // after every chunk
 	}
-	p, err := newProgressPrinter(e.stderr, progress)
+	p, err := newProgressPrinter(e.stderr, rf.progress)
 	if err != nil {
 		return err
 	}
 	mon, noDrift := batchDrift(e, ref, m)
-	opts := batch.Options{Model: m, Resume: resume, Progress: p.update, CommitInterval: every}
+	opts := batch.Options{Model: m, Resume: rf.resume, WorkDir: rf.workDir, Progress: p.update, CommitInterval: every}
 	if mon != nil {
 		opts.Observe = mon.Observe
 	}
@@ -303,7 +321,11 @@ func runBatch(e *env, spec batch.Spec, m inference.Model, ref batch.ModelRef, re
 	p.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("interrupted; continue with `sluice batch resume %s`", spec.Output)
+			again := spec.Output
+			if rf.resume {
+				again = rf.resumed
+			}
+			return fmt.Errorf("interrupted; continue with `%s`", batch.ResumeCommand(rf.workDir, again))
 		}
 		return err
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/inference/xgboost"
 )
 
 func TestProgressPrinter(t *testing.T) {
@@ -72,5 +76,80 @@ func TestBatchRunJSON(t *testing.T) {
 	m, _ := got["model"].(map[string]any)
 	if m["file"] != "../../examples/xgboost/breast_cancer.json" || m["format"] != "xgboost" || len(m["digest"].(string)) != 64 {
 		t.Errorf("model = %v", m)
+	}
+}
+
+// failingPublisher publishes nothing, so a run stops with its work done
+// and its checkpoint left in the work directory.
+type failingPublisher struct{ batch.LocalFS }
+
+func (failingPublisher) Publish(context.Context, string, string) error {
+	return errors.New("destination unreachable")
+}
+
+// TestBatchWorkDir runs `batch run --work-dir`, and `batch resume
+// --work-dir` on a run that stopped before publishing its output: the
+// output appears, and neither directory keeps a work file.
+func TestBatchWorkDir(t *testing.T) {
+	const model, input = "../../examples/xgboost/breast_cancer.json", "../../examples/xgboost/breast_cancer.csv"
+	sluice := func(args ...string) (string, string, int) {
+		var stdout, stderr bytes.Buffer
+		code := Main(context.Background(), append(args, "--progress", "off"), strings.NewReader(""), &stdout, &stderr)
+		return stdout.String(), stderr.String(), code
+	}
+	names := func(dir string) []string {
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, e := range es {
+			ns = append(ns, e.Name())
+		}
+		return ns
+	}
+
+	outDir, work := t.TempDir(), t.TempDir()
+	out := filepath.Join(outDir, "scores.csv")
+	if _, stderr, code := sluice("batch", "run", "--model-file", model, "--input", input, "--output", out, "--work-dir", work); code != 0 {
+		t.Fatalf("batch run: exit %d: %s", code, stderr)
+	}
+	if got := names(outDir); !slices.Equal(got, []string{"scores.csv"}) {
+		t.Errorf("output directory holds %q; want only scores.csv", got)
+	}
+	if got := names(work); len(got) > 0 {
+		t.Errorf("work directory holds %q after the run", got)
+	}
+
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := (xgboost.Format{}).Load(context.Background(), b, inference.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(outDir, "again.csv")
+	spec := batch.Spec{Input: input, Output: out2, Model: batch.ModelRef{File: model}}
+	if _, err := batch.Run(context.Background(), spec, batch.Options{Model: m, Publisher: failingPublisher{}, WorkDir: work}); err == nil {
+		t.Fatal("a run whose Publish fails succeeded")
+	}
+	if _, stderr, code := sluice("batch", "resume", out2); code == 0 || !strings.Contains(stderr, "no checkpoint at "+out2+".checkpoint") {
+		t.Errorf("resume without --work-dir: exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := sluice("batch", "resume", "--work-dir", work, out2)
+	if code != 0 {
+		t.Fatalf("batch resume --work-dir: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "569 written to "+out2) {
+		t.Errorf("summary: %s", stdout)
+	}
+	a, errA := os.ReadFile(out)
+	c, errC := os.ReadFile(out2)
+	if errA != nil || errC != nil || !bytes.Equal(a, c) {
+		t.Errorf("resumed output differs from the first run's (%v, %v)", errA, errC)
+	}
+	if got := names(work); len(got) > 0 {
+		t.Errorf("work directory holds %q after the resume", got)
 	}
 }
