@@ -56,6 +56,7 @@ def main():
     ap.add_argument("--rows", type=int, default=100_000, help="rows in the large batch")
     ap.add_argument("--threads", type=int, default=2, help="XGBoost nthread")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per measurement")
+    ap.add_argument("--large-only", action="store_true", help="time only the large batch")
     args = ap.parse_args()
 
     booster = xgb.Booster(model_file=MODEL)
@@ -71,7 +72,10 @@ def main():
     assert np.allclose(want, got, rtol=1e-6, atol=1e-7)
 
     print(f"xgboost {xgb.__version__}, nthread={args.threads}, model {MODEL}")
-    for name, data in [(f"{args.rows} rows", big), ("1000 rows", batch), ("1 row", one)]:
+    cases = [(f"{args.rows} rows", big), ("1000 rows", batch), ("1 row", one)]
+    if args.large_only:
+        cases = cases[:1]
+    for name, data in cases:
         r, c = rate(lambda: booster.inplace_predict(data, missing=np.nan), len(data), args.repeat)
         print(f"inplace_predict {name:>12}: {r:12,.0f} rows/s {c:10,.1f} cpu-ns/row")
 
