@@ -458,42 +458,36 @@ func scanFeatures(rec []byte, start int, roles []int, x []float32, comma byte) (
 			return start, i, false
 		}
 		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(base, start))[:])
-		lo := w & swarLow7
-		// Bit 7 of a byte is set where the byte is an ASCII digit...
-		digit := (lo + 0x5050505050505050) &^ (lo + 0x4646464646464646) &^ w & swarHigh
-		// ... or a dot (the exact zero-byte test on w XOR '.').
-		d := lo ^ 0x2E2E2E2E2E2E2E2E
-		dot := ^((d + swarLow7) | d) &^ w & swarHigh
-		// The number runs to the first other byte, which is at most the
-		// byte past rec.
+		// Digits become bytes 0-9; bit 7 marks every other byte. The
+		// number runs to the first other byte (at most the byte past
+		// rec), or past one '.' to the next.
+		t := w ^ 0x3030303030303030
+		other := ((t&swarLow7 + 0x7676767676767676) | t) & swarHigh
 		l := 8
-		if bad := ^(digit | dot) & swarHigh; bad != 0 {
-			l = bits.TrailingZeros64(bad) >> 3
-		}
-		end := start + l
-		if l == 0 || end < n && rec[end] != comma {
-			return start, i, false
-		}
-		keep := ^uint64(0) >> ((64 - 8*l) & 63) // all ones when l is 8
-		dot &= keep
-		if dot&(dot-1) != 0 {
-			return start, i, false
+		if other != 0 {
+			l = bits.TrailingZeros64(other) >> 3
 		}
 		digits, frac := l, 0
-		d = w & keep
-		if dot != 0 {
-			p := bits.TrailingZeros64(dot) >> 3
-			below := uint64(1)<<(8*p&63) - 1
-			d = d&below | (d>>8)&^below
-			digits--
-			frac = l - p - 1
+		if l < 8 && byte(w>>(8*l)) == '.' {
+			p := l
+			if other &= other - 1; other != 0 {
+				l = bits.TrailingZeros64(other) >> 3
+			} else {
+				l = 8
+			}
+			// Drop the dot: the bytes above it move down one.
+			below := uint64(1)<<(8*p) - 1
+			t = t&below | (t>>8)&^below
+			digits, frac = l-1, l-p-1
 		}
-		if digits == 0 {
+		end := start + l
+		if digits == 0 || end < n && rec[end] != comma {
 			return start, i, false
 		}
-		// Right-align the digits (leading zero bytes) and combine them in
-		// three multiplications: pairs, quadruples, then the eight.
-		d = (d & swarLow4) << (8 * (8 - digits) & 63)
+		// Right-align the digits (which shifts out the bytes after them)
+		// and combine them in three multiplications: pairs, quadruples,
+		// then the eight.
+		d := t << (8 * (8 - digits) & 63)
 		d = (d * (10<<8 + 1)) >> 8
 		d = ((d & 0x00FF00FF00FF00FF) * (100<<16 + 1)) >> 16
 		m := ((d & 0x0000FFFF0000FFFF) * (10000<<32 + 1)) >> 32
