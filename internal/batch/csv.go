@@ -302,10 +302,7 @@ func (c *csvChunk) decodeUnquoted(f *Frame) {
 					end = len(rec)
 				}
 				if r <= -2 {
-					// The chunk's bytes are never written after framing
-					// (the framer reads on into a new buffer), so the
-					// kept value can view them until the frame is reset.
-					f.Kept[-r-2][row] = textValue(unsafeString(rec[start:end]))
+					f.Kept[-r-2][row] = textValue(f.keepText(rec[start:end]))
 				}
 			}
 			col++

@@ -121,6 +121,8 @@ type Frame struct {
 	// every row decoded.
 	Err []string
 	nf  int
+	// text holds kept CSV text (keepText) until the next reset.
+	text []byte
 }
 
 // reset prepares f for a chunk of a plan with nf features and nk kept columns.
@@ -135,6 +137,24 @@ func (f *Frame) reset(nf, nk int) {
 		f.Kept[i] = f.Kept[i][:0]
 	}
 	f.Err = f.Err[:0]
+	f.text = f.text[:0]
+}
+
+// keepText returns b as a string in the frame's own text buffer, valid
+// until the frame is reset. A chunk's kept text then sits together in
+// memory: the output reads it after the model has run, when the chunk's
+// bytes have left the caches.
+func (f *Frame) keepText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(f.text)+len(b) > cap(f.text) {
+		// Strings already handed out keep the old buffer alive.
+		f.text = make([]byte, 0, max(2*cap(f.text), 64<<10, len(b)))
+	}
+	at := len(f.text)
+	f.text = append(f.text, b...)
+	return unsafeString(f.text[at:])
 }
 
 // addRow appends a row with line number line and returns its features,
