@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -262,7 +263,7 @@ func (b *spoolRowBuf) read(f *os.File, blocks []spoolBlock, first int64, n int, 
 		b.cols = make([][]parquet.Value, len(cols))
 	}
 	for ci := range b.cols {
-		b.cols[ci] = b.cols[ci][:0]
+		b.cols[ci] = slices.Grow(b.cols[ci][:0], n)
 	}
 	// The group's blocks, [lo, hi), and the row at which lo starts.
 	var at int64
