@@ -51,7 +51,9 @@ func newCSVInput(f File, size int64, path string, plan *Plan, pos Position, rng 
 	if in.role, err = columnRoles(cols, plan); err != nil {
 		return nil, err
 	}
-	in.fr = textFramer{f: f, quotes: true, rows: chunkRows, end: rng.End, size: size}
+	// Decode keeps no view of a chunk's bytes (kept text is copied), so
+	// its buffer goes back to the framer: a few cover the chunks in flight.
+	in.fr = textFramer{f: f, quotes: true, rows: chunkRows, end: rng.End, size: size, spare: make(chan []byte, 4)}
 	if pos.Offset > 0 {
 		in.fr.pos, in.fr.line = pos.Offset, pos.Line
 		if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
@@ -160,9 +162,10 @@ func (c *csvChunk) Decode(f *Frame) error {
 	dual := in.keptAlsoFeature()
 	if len(dual) == 0 && bytes.IndexByte(c.c.data, '"') < 0 {
 		c.decodeUnquoted(f)
-		return nil
+	} else {
+		c.decodeGeneral(f, dual)
 	}
-	c.decodeGeneral(f, dual)
+	in.fr.recycle(&c.c)
 	return nil
 }
 

@@ -22,6 +22,36 @@ type textFramer struct {
 	buf   []byte // bytes read but not yet handed out
 	eof   bool
 	guess int // bytes the next chunk probably needs
+	// spare holds buffers of chunks already decoded, for reuse; nil when
+	// the input's chunks are not given back (recycle).
+	spare chan []byte
+}
+
+// newBuf returns a buffer of length n and capacity at least c: a spare
+// one when there is one big enough, which spares the zeroing and page
+// faults of fresh memory.
+func (t *textFramer) newBuf(n, c int) []byte {
+	select {
+	case b := <-t.spare:
+		if cap(b) >= c {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n, c)
+}
+
+// recycle gives a decoded chunk's buffer back to the framer. The chunk's
+// bytes must not be used after.
+func (t *textFramer) recycle(c *textChunk) {
+	if t.spare == nil || c.data == nil {
+		return
+	}
+	select {
+	case t.spare <- c.data[:0]:
+	default:
+	}
+	c.data = nil
 }
 
 // seekRecord positions the framer at the first record starting at or after
@@ -127,7 +157,7 @@ func (t *textFramer) next() (textChunk, error) {
 			break
 		}
 		if len(t.buf) == cap(t.buf) {
-			nb := make([]byte, len(t.buf), max(2*cap(t.buf), t.guess))
+			nb := t.newBuf(len(t.buf), max(2*cap(t.buf), t.guess))
 			copy(nb, t.buf)
 			t.buf = nb
 		}
@@ -145,7 +175,7 @@ func (t *textFramer) next() (textChunk, error) {
 	c := textChunk{data: t.buf[:recEnd], startLine: t.line}
 	rest := t.buf[recEnd:]
 	t.guess = max(1<<16, recEnd+recEnd/4)
-	t.buf = make([]byte, len(rest), max(t.guess, 2*len(rest)))
+	t.buf = t.newBuf(len(rest), max(t.guess, 2*len(rest)))
 	copy(t.buf, rest)
 	t.pos += int64(recEnd)
 	t.line += int64(recLines)
