@@ -43,6 +43,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, logLevel, logFormat *st
 	f.StringVar(&cfg.FeedbackTopic, "feedback-topic", os.Getenv("SLUICE_FEEDBACK_TOPIC"), "broker URL feedback is read from, e.g. nats://127.0.0.1:4222/feedback (env SLUICE_FEEDBACK_TOPIC; docs/streaming.md)")
 	f.DurationVar(&cfg.StreamAckWait, "stream-ack-wait", 30*time.Second, "how long a broker waits for a stream's acknowledgement before delivering a message again (how soon a crashed node's messages are replayed)")
 	f.IntVar(&cfg.MirrorQueue, "mirror-queue", 4096, "shadow/challenger copies waiting at most; more are dropped and counted")
+	f.DurationVar(&cfg.MirrorGather, "mirror-gather", 500*time.Microsecond, "how long a shadow/challenger copy to an external model server waits for others to share one pipelined batch (never delays answers); negative: send each at once")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "how often to check the store for changes made by other nodes")
 	f.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often the rollout controller looks at active rollouts")

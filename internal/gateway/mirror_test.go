@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -220,6 +221,68 @@ func TestMirrorRemote(t *testing.T) {
 				if calls := mg.backend.calls.Load(); calls != n {
 					t.Errorf("model server got %d calls, want %d", calls, n)
 				}
+			}
+		})
+	}
+}
+
+// batchRecorder is a pipeliner that records the size of each batch it
+// passes on.
+type batchRecorder struct {
+	p     pipeliner
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (r *batchRecorder) PredictPipelined(ctx context.Context, batch [][]inference.Tensor, done func(int, []inference.Tensor, error)) {
+	r.mu.Lock()
+	r.sizes = append(r.sizes, len(batch))
+	r.mu.Unlock()
+	r.p.PredictPipelined(ctx, batch, done)
+}
+
+// TestMirrorGather sends copies that arrive together and checks that
+// they wait for each other and go in as few batches as the batch size
+// allows, each answered.
+func TestMirrorGather(t *testing.T) {
+	const gather = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name             string
+		pipeline, copies int
+		batches          int // at most
+		waited           bool
+	}{
+		{name: "all in one batch after the wait", pipeline: 16, copies: 10, batches: 1, waited: true},
+		{name: "full batches go at once", pipeline: 4, copies: 10, batches: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mg := newMirrorGateway(t, MirrorOptions{Queue: 64, Pipeline: tc.pipeline, Gather: gather}, nil)
+			rec := &batchRecorder{p: mg.mirror.Runtime.(pipeliner)}
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i := range tc.copies {
+				wg.Go(func() {
+					var w pipeWorker
+					mg.g.joinLane(context.Background(), rec, mg.copyJob(i), &w)
+				})
+			}
+			wg.Wait()
+			took := time.Since(start)
+			if st := mg.g.MirrorStats(); st.Completed != uint64(tc.copies) || st.Failed+st.Dropped != 0 {
+				t.Errorf("mirror stats %+v, want %d completed", st, tc.copies)
+			}
+			sum := 0
+			for _, n := range rec.sizes {
+				sum += n
+				if n > tc.pipeline {
+					t.Errorf("batch of %d, more than %d", n, tc.pipeline)
+				}
+			}
+			if sum != tc.copies || len(rec.sizes) > tc.batches {
+				t.Errorf("batches %v, want %d copies in at most %d", rec.sizes, tc.copies, tc.batches)
+			}
+			if tc.waited && took < gather {
+				t.Errorf("copies sent after %v, before the %v gathering wait", took, gather)
 			}
 		})
 	}

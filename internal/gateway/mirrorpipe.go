@@ -12,13 +12,14 @@ import (
 // and the model server a fraction of the system calls and wake-ups of
 // one call per copy. Batches form on their own: a worker that takes such
 // a copy from the queue adds it to its version's lane; when no batch of
-// that version is in flight, the worker sends the lane's copies at once,
-// and goes on sending whatever gathered meanwhile until the lane is
-// empty. A copy that finds a batch in flight waits for it to return,
+// that version is in flight, the worker waits a moment
+// (MirrorOptions.Gather) for more copies to join, sends the lane's copies
+// at once, and goes on sending whatever gathered meanwhile until the lane
+// is empty. A copy that finds a batch in flight waits for it to return,
 // unless a full batch (MirrorOptions.Pipeline copies) has gathered, which
 // another worker then sends in parallel. At low rates every batch is one
-// copy sent at once; under load batches grow, and the number of
-// connections in use with them.
+// copy, sent after the gathering wait; under load batches grow, and the
+// number of connections in use with them.
 //
 // A batch shares one deadline, MirrorOptions.Timeout from its start. The
 // latency recorded for a copy is the server's time on it: from the later
@@ -73,6 +74,28 @@ func (g *Gateway) joinLane(ctx context.Context, p pipeliner, j mirrorJob, w *pip
 		return
 	}
 	l.senders++
+	if m.gather > 0 && len(l.pending) < m.pipeline {
+		// Let more copies join (they see a sender and return) before
+		// sending; a full batch that gathers meanwhile goes with another
+		// worker.
+		m.mu.Unlock()
+		t := time.NewTimer(m.gather)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		m.mu.Lock()
+		if len(l.pending) == 0 {
+			// A worker that found a full batch took them all.
+			l.senders--
+			if l.senders == 0 {
+				delete(m.lanes, j.backend)
+			}
+			m.mu.Unlock()
+			return
+		}
+	}
 	for {
 		n := min(len(l.pending), m.pipeline)
 		w.batch = append(w.batch[:0], l.pending[:n]...)

@@ -90,6 +90,10 @@ type Config struct {
 	StreamAckWait time.Duration
 	// MirrorQueue bounds shadow and challenger copies waiting to run.
 	MirrorQueue int
+	// MirrorGather is how long a copy to an external model server waits
+	// for others to go with it in one pipelined batch; 0 means 500µs,
+	// negative sends each at once.
+	MirrorGather time.Duration
 	// ShutdownTimeout bounds the drain of requests in flight.
 	ShutdownTimeout time.Duration
 	// ONNXRuntimeLib is the path of the ONNX Runtime shared library; empty
@@ -256,7 +260,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 		Performance: dp.Performance,
 		Fairness:    dp.Fairness,
 		Rewards:     reg,
-		Mirror:      gateway.MirrorOptions{Queue: cfg.MirrorQueue},
+		Mirror:      gateway.MirrorOptions{Queue: cfg.MirrorQueue, Gather: cfg.MirrorGather},
 		PredLog:     plog,
 		Authorizer:  sec.authn,
 		Tracing:     tp,
