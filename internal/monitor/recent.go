@@ -53,7 +53,10 @@ const MaxValues = 256
 // objects instead of several small ones per request, and a GC cycle has
 // nothing of them to mark. Each block counts the records in it that still
 // belong to a remembered request and is freed when the count drops to zero,
-// so memory follows what is remembered.
+// so memory follows what is remembered: records are written in about the
+// order they are forgotten (a mirror's prediction and a repeated id's
+// replacement go when their request goes, never later), so a block rarely
+// outlives its records by much.
 type Recent struct {
 	horizon   time.Duration
 	max       int
