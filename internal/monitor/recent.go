@@ -1,6 +1,9 @@
 package monitor
 
 import (
+	"encoding/binary"
+	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -41,46 +44,127 @@ const MaxValues = 256
 
 // Recent remembers requests by id for a horizon, up to a maximum count;
 // the oldest are forgotten first. It is safe for concurrent use.
+//
+// A gateway remembers up to millions of requests, so what is remembered is
+// kept out of the garbage collector's sight: a request is encoded into a
+// log of byte blocks, located through a ring of pointer-free slots, and
+// found through a map from a hash of its id to its slot (a map without
+// pointers is not scanned). The live heap thus holds a handful of large
+// objects instead of several small ones per request, and a GC cycle has
+// nothing of them to mark. Each block counts the records in it that still
+// belong to a remembered request and is freed when the count drops to zero,
+// so memory follows what is remembered: records are written in about the
+// order they are forgotten (a mirror's prediction and a repeated id's
+// replacement go when their request goes, never later), so a block rarely
+// outlives its records by much.
 type Recent struct {
-	horizon time.Duration
-	max     int
-	now     func() time.Time
+	horizon   time.Duration
+	max       int
+	now       func() time.Time
+	hash      func(id string) uint64
+	blockSize int // capacity of a log block
 
 	mu      sync.Mutex
-	byID    map[string]*Request // guarded by mu
-	order   []string            // ids in arrival order, a ring; guarded by mu
-	head    int                 // index of the oldest id in order; guarded by mu
-	n       int                 // ids in order; guarded by mu
-	dropped uint64              // requests forgotten before their horizon; guarded by mu
+	index   map[uint64]uint32 // hash of an id to its slot; guarded by mu
+	slots   []slot            // a ring in arrival order; guarded by mu
+	head    int               // index of the oldest slot; guarded by mu
+	n       int               // slots in use; guarded by mu
+	dropped uint64            // requests forgotten before their horizon; guarded by mu
+
+	blocks     []block  // the log; guarded by mu
+	freeBlocks []uint32 // indexes of blocks without a buffer; guarded by mu
+	cur        uint32   // block appended to, or noRecord; guarded by mu
+	spare      []byte   // a freed block's buffer for the next block; guarded by mu
+	scratch    []byte   // the record being encoded; guarded by mu
 }
 
-// NewRecent returns a memory of at most max requests kept for horizon.
-func NewRecent(max int, horizon time.Duration) *Recent {
-	if max <= 0 {
-		max = 1
+// slot is one remembered request. It holds no pointers.
+type slot struct {
+	hash uint64 // of the id: the key in Recent.index
+	sec  int64  // Time in Unix seconds
+	nsec uint32 // Time's nanoseconds, with utcTime when in UTC
+	// blk and off locate the request record.
+	blk, off uint32
+	// mblk and moff locate the newest mirror record; mblk is noRecord
+	// when there is none. Each mirror record links the one before it.
+	mblk, moff uint32
+	nmir       uint32 // mirror records
+}
+
+// block is a piece of the log. Records are appended to the current block
+// until one does not fit; a record larger than a block gets a block of its
+// own.
+type block struct {
+	buf  []byte // nil when the block is free
+	live int    // records in buf that belong to remembered requests
+}
+
+const (
+	// maxBlockSize is the size of a log block for a large memory.
+	maxBlockSize = 1 << 20
+	// minBlockSize is the size of a log block for a small memory.
+	minBlockSize = 4 << 10
+	// noRecord marks a missing block index.
+	noRecord = math.MaxUint32
+	// utcTime in slot.nsec marks a Time in UTC; other times come back in
+	// the local time zone.
+	utcTime = 1 << 31
+	// mirrorLink is the size of a mirror record's link to the one before.
+	mirrorLink = 8
+)
+
+// NewRecent returns a memory of at most limit requests kept for horizon.
+func NewRecent(limit int, horizon time.Duration) *Recent {
+	if limit <= 0 {
+		limit = 1
 	}
-	return &Recent{horizon: horizon, max: max, now: time.Now, byID: make(map[string]*Request, 1024), order: make([]string, max)}
+	seed := maphash.MakeSeed()
+	return &Recent{
+		horizon:   horizon,
+		max:       limit,
+		now:       time.Now,
+		hash:      func(id string) uint64 { return maphash.String(seed, id) },
+		blockSize: min(maxBlockSize, max(minBlockSize, 256*limit)),
+		index:     make(map[uint64]uint32, min(limit, 1024)),
+		slots:     make([]slot, limit),
+		cur:       noRecord,
+	}
 }
 
-// Add remembers a request. A repeated id replaces the earlier request.
+// Add remembers a copy of a request. A repeated id replaces the earlier
+// request, which keeps its place in the arrival order.
 func (r *Recent) Add(req *Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.expireLocked()
-	if _, dup := r.byID[req.ID]; dup {
-		r.byID[req.ID] = req
-		return
+	h := r.hash(req.ID)
+	i, dup := r.index[h]
+	if dup {
+		// The same id, or, with a chance of about 2^-64 per pair,
+		// another id of the same hash: either way the new request
+		// takes the slot.
+		r.releaseLocked(&r.slots[i])
+	} else {
+		if r.n == r.max {
+			r.forgetOldestLocked()
+			r.dropped++
+		}
+		i = uint32((r.head + r.n) % r.max)
+		r.n++
+		r.index[h] = i
 	}
-	if r.n == r.max {
-		old := r.order[r.head]
-		delete(r.byID, old)
-		r.head = (r.head + 1) % r.max
-		r.n--
-		r.dropped++
+	s := &r.slots[i]
+	*s = slot{hash: h, mblk: noRecord}
+	s.sec, s.nsec = req.Time.Unix(), uint32(req.Time.Nanosecond())
+	if req.Time.Location() == time.UTC {
+		s.nsec |= utcTime
 	}
-	r.order[(r.head+r.n)%r.max] = req.ID
-	r.n++
-	r.byID[req.ID] = req
+	r.scratch = appendRequest(r.scratch[:0], req)
+	s.blk, s.off = r.writeLocked(r.scratch)
+	for _, m := range req.Mirrors {
+		r.addMirrorLocked(s, m)
+	}
+	r.trimScratchLocked()
 }
 
 // AddMirror records a mirrored version's prediction for a remembered
@@ -88,25 +172,46 @@ func (r *Recent) Add(req *Request) {
 func (r *Recent) AddMirror(id string, p Prediction) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	req := r.byID[id]
-	if req == nil {
+	s := r.lookupLocked(id)
+	if s == nil {
 		return false
 	}
-	req.Mirrors = append(req.Mirrors, p)
+	r.addMirrorLocked(s, p)
+	r.trimScratchLocked()
 	return true
 }
 
 // Get returns a copy of the remembered request, or false when the id is
-// unknown or older than the horizon.
+// unknown or older than the horizon. The copy shares no memory with the
+// Recent. Its Time has no monotonic clock reading and is in UTC when it
+// was added in UTC, else in the local time zone.
 func (r *Recent) Get(id string) (Request, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	req := r.byID[id]
-	if req == nil || r.now().Sub(req.Time) > r.horizon {
+	s := r.lookupLocked(id)
+	if s == nil || r.now().Sub(s.time()) > r.horizon {
 		return Request{}, false
 	}
-	out := *req
-	out.Mirrors = append([]Prediction(nil), req.Mirrors...)
+	d := decoder{b: r.blocks[s.blk].buf[s.off:]}
+	d.bytes() // the id, checked by lookupLocked
+	out := Request{ID: id, Endpoint: d.string(), Time: s.time()}
+	out.Answer = d.prediction()
+	if n := d.uvarint(); n > 0 {
+		out.Groups = make([]string, n-1)
+		for k := range out.Groups {
+			out.Groups[k] = d.string()
+		}
+	}
+	if s.nmir > 0 {
+		out.Mirrors = make([]Prediction, s.nmir)
+		blk, off := s.mblk, s.moff
+		for k := len(out.Mirrors) - 1; k >= 0; k-- {
+			b := r.blocks[blk].buf[off:]
+			d := decoder{b: b[mirrorLink:]}
+			out.Mirrors[k] = d.prediction()
+			blk, off = mirrorPrev(b)
+		}
+	}
 	return out, true
 }
 
@@ -128,14 +233,221 @@ func (r *Recent) Dropped() uint64 {
 // expireLocked forgets requests older than the horizon.
 func (r *Recent) expireLocked() {
 	now := r.now()
-	for r.n > 0 {
-		id := r.order[r.head]
-		req := r.byID[id]
-		if req != nil && now.Sub(req.Time) <= r.horizon {
-			return
-		}
-		delete(r.byID, id)
-		r.head = (r.head + 1) % r.max
-		r.n--
+	for r.n > 0 && now.Sub(r.slots[r.head].time()) > r.horizon {
+		r.forgetOldestLocked()
 	}
+}
+
+// forgetOldestLocked forgets the request in the oldest slot.
+func (r *Recent) forgetOldestLocked() {
+	s := &r.slots[r.head]
+	delete(r.index, s.hash)
+	r.releaseLocked(s)
+	r.head = (r.head + 1) % r.max
+	r.n--
+}
+
+// lookupLocked returns the slot of id, or nil when id is not remembered.
+func (r *Recent) lookupLocked(id string) *slot {
+	i, ok := r.index[r.hash(id)]
+	if !ok {
+		return nil
+	}
+	s := &r.slots[i]
+	d := decoder{b: r.blocks[s.blk].buf[s.off:]}
+	if string(d.bytes()) != id {
+		return nil // another id of the same hash
+	}
+	return s
+}
+
+// addMirrorLocked appends a mirror record to the slot's chain.
+func (r *Recent) addMirrorLocked(s *slot, p Prediction) {
+	r.scratch = binary.LittleEndian.AppendUint32(r.scratch[:0], s.mblk)
+	r.scratch = binary.LittleEndian.AppendUint32(r.scratch, s.moff)
+	r.scratch = appendPrediction(r.scratch, &p)
+	s.mblk, s.moff = r.writeLocked(r.scratch)
+	s.nmir++
+}
+
+// releaseLocked lets go of the slot's records.
+func (r *Recent) releaseLocked(s *slot) {
+	r.unrefLocked(s.blk)
+	for blk, off := s.mblk, s.moff; blk != noRecord; {
+		b := r.blocks[blk].buf[off:]
+		pblk, poff := mirrorPrev(b)
+		r.unrefLocked(blk)
+		blk, off = pblk, poff
+	}
+	s.mblk, s.nmir = noRecord, 0
+}
+
+// writeLocked appends a record to the log and returns where it is.
+func (r *Recent) writeLocked(rec []byte) (blk, off uint32) {
+	if r.cur != noRecord {
+		c := &r.blocks[r.cur]
+		if len(c.buf)+len(rec) <= cap(c.buf) {
+			off := len(c.buf)
+			c.buf = append(c.buf, rec...)
+			c.live++
+			return r.cur, uint32(off)
+		}
+	}
+	if len(rec) > r.blockSize {
+		// A block of its own; the current block stays current.
+		blk = r.newBlockLocked(len(rec))
+	} else {
+		old := r.cur
+		blk = r.newBlockLocked(r.blockSize)
+		r.cur = blk
+		if old != noRecord && r.blocks[old].live == 0 {
+			r.freeBlockLocked(old)
+		}
+	}
+	b := &r.blocks[blk]
+	b.buf = append(b.buf, rec...)
+	b.live++
+	return blk, 0
+}
+
+// newBlockLocked returns the index of an empty block of the given capacity.
+func (r *Recent) newBlockLocked(size int) uint32 {
+	var buf []byte
+	if size == r.blockSize && r.spare != nil {
+		buf, r.spare = r.spare, nil
+	} else {
+		buf = make([]byte, 0, size)
+	}
+	if k := len(r.freeBlocks); k > 0 {
+		blk := r.freeBlocks[k-1]
+		r.freeBlocks = r.freeBlocks[:k-1]
+		r.blocks[blk] = block{buf: buf}
+		return blk
+	}
+	r.blocks = append(r.blocks, block{buf: buf})
+	return uint32(len(r.blocks) - 1)
+}
+
+// unrefLocked notes that a record in the block is no longer needed and
+// frees the block when none is.
+func (r *Recent) unrefLocked(blk uint32) {
+	b := &r.blocks[blk]
+	b.live--
+	if b.live == 0 && blk != r.cur {
+		r.freeBlockLocked(blk)
+	}
+}
+
+// freeBlockLocked frees a block, keeping one buffer of the regular size
+// for the next block.
+func (r *Recent) freeBlockLocked(blk uint32) {
+	b := &r.blocks[blk]
+	if r.spare == nil && cap(b.buf) == r.blockSize {
+		r.spare = b.buf[:0]
+	}
+	*b = block{}
+	r.freeBlocks = append(r.freeBlocks, blk)
+}
+
+// trimScratchLocked lets go of a scratch buffer grown by a large record.
+func (r *Recent) trimScratchLocked() {
+	if cap(r.scratch) > minBlockSize {
+		r.scratch = nil
+	}
+}
+
+// time returns the request's time.
+func (s *slot) time() time.Time {
+	t := time.Unix(s.sec, int64(s.nsec&^utcTime))
+	if s.nsec&utcTime != 0 {
+		t = t.UTC()
+	}
+	return t
+}
+
+// mirrorPrev returns the location of the mirror record before the one in b.
+func mirrorPrev(b []byte) (blk, off uint32) {
+	return binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+}
+
+// A request record is the id, the endpoint, the answer and the groups; a
+// mirror record is the link to the previous mirror record and the
+// prediction. Strings are a uvarint length and the bytes; a slice that may
+// be nil is its length plus one, or 0 for nil.
+
+func appendRequest(b []byte, req *Request) []byte {
+	b = appendString(b, req.ID)
+	b = appendString(b, req.Endpoint)
+	b = appendPrediction(b, &req.Answer)
+	if req.Groups == nil {
+		return binary.AppendUvarint(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(req.Groups))+1)
+	for _, g := range req.Groups {
+		b = appendString(b, g)
+	}
+	return b
+}
+
+func appendPrediction(b []byte, p *Prediction) []byte {
+	b = binary.AppendVarint(b, int64(p.Version))
+	b = appendString(b, p.Role)
+	b = binary.AppendVarint(b, int64(p.Width))
+	b = appendString(b, p.Err)
+	b = binary.AppendVarint(b, int64(p.Latency))
+	if p.Values == nil {
+		return binary.AppendUvarint(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Values))+1)
+	for _, v := range p.Values {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads a record written by appendRequest or appendPrediction.
+type decoder struct{ b []byte }
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	d.b = d.b[n:]
+	return v
+}
+
+// bytes returns a string's bytes, aliasing the log.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	s := d.b[:n]
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+func (d *decoder) prediction() Prediction {
+	var p Prediction
+	p.Version = int(d.varint())
+	p.Role = d.string()
+	p.Width = int(d.varint())
+	p.Err = d.string()
+	p.Latency = time.Duration(d.varint())
+	if n := d.uvarint(); n > 0 {
+		p.Values = make([]float64, n-1)
+		for k := range p.Values {
+			p.Values[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b[8*k:]))
+		}
+		d.b = d.b[8*len(p.Values):]
+	}
+	return p
 }
