@@ -132,10 +132,11 @@ func (c *conn) serve() {
 			return // closed by Shutdown
 		}
 		t0 := time.Now()
-		deadline(c.nc.SetReadDeadline, t0, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
-		// Read until the head is complete.
+		// Read until the head is complete. Deadlines are set only before
+		// reads that need them: mostly the whole request came in the first
+		// read, and each change of a deadline costs a timer update.
 		var end int
-		for {
+		for armed := false; ; armed = true {
 			var bad bool
 			end, bad = headEnd(st.rbuf[:w])
 			if bad {
@@ -151,6 +152,9 @@ func (c *conn) serve() {
 				handed = true
 				return
 			}
+			if !armed {
+				deadline(c.nc.SetReadDeadline, t0, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
+			}
 			n, err := c.nc.Read(st.rbuf[w:])
 			w += n
 			if err != nil && n == 0 {
@@ -163,7 +167,6 @@ func (c *conn) serve() {
 			handed = true
 			return
 		}
-		deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
 		deadline(c.nc.SetWriteDeadline, t0, opts.WriteTimeout)
 		req := &st.req
 		if string(p.path) != st.path {
@@ -180,6 +183,9 @@ func (c *conn) serve() {
 			r = w
 		case int64(end)+p.contentLength <= int64(len(st.rbuf)):
 			need := end + int(p.contentLength)
+			if w < need {
+				deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
+			}
 			for w < need {
 				n, err := c.nc.Read(st.rbuf[w:])
 				w += n
@@ -190,6 +196,7 @@ func (c *conn) serve() {
 			req.Body = st.rbuf[end:need]
 			r = need
 		default:
+			deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
 			body, err := readBody(c.nc, st.big[:0], st.rbuf[end:w], int(p.contentLength))
 			st.big = body
 			if err != nil {
