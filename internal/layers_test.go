@@ -12,7 +12,7 @@ const module = "github.com/sluicehq/sluice/internal/"
 
 // dataPlane packages serve requests; they must never depend on the control
 // plane, so the hot path cannot reach the store, the registry or the API.
-var dataPlane = []string{"inference", "oip", "traffic", "monitor", "gateway", "leanhttp", "batch", "stream", "edge"}
+var dataPlane = []string{"inference", "oip", "traffic", "monitor", "gateway", "leanhttp", "netio", "batch", "stream", "edge"}
 
 var controlPlane = []string{"store", "artifact", "audit", "auth", "registry", "analysis", "alert", "rollout", "federated", "jobs", "api", "server", "cli", "manifest", "advise"}
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/netio"
 	"time"
 )
 
@@ -34,8 +36,11 @@ const (
 type conn struct {
 	s     *Server
 	nc    net.Conn
+	io    *netio.Conn // nc's reads and writes
 	state atomic.Int32
-	st    *connState
+	// rdl and wdl are the read and write deadlines set on nc (zero: none).
+	rdl, wdl time.Time
+	st       *connState
 }
 
 // connState is the pooled, per-connection memory.
@@ -59,7 +64,7 @@ var statePool = sync.Pool{New: func() any {
 }}
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc}
+	c := &conn{s: s, nc: nc, io: netio.New(nc)}
 	c.state.Store(stateIdle) // a new connection waits for its first request
 	return c
 }
@@ -118,11 +123,11 @@ func (c *conn) serve() {
 				if c.s.shutting.Load() {
 					return
 				}
-				setReadDeadline(c.nc, cmp.Or(opts.IdleTimeout, opts.ReadTimeout)) // as net/http
+				c.readDeadline(time.Now(), cmp.Or(opts.IdleTimeout, opts.ReadTimeout), true) // as net/http
 			} else {
-				setReadDeadline(c.nc, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
+				c.readDeadline(time.Now(), min0(opts.ReadHeaderTimeout, opts.ReadTimeout), false)
 			}
-			n, _ := c.nc.Read(st.rbuf)
+			n, _ := c.io.Read(st.rbuf)
 			if n == 0 {
 				return
 			}
@@ -153,9 +158,9 @@ func (c *conn) serve() {
 				return
 			}
 			if !armed {
-				deadline(c.nc.SetReadDeadline, t0, min0(opts.ReadHeaderTimeout, opts.ReadTimeout))
+				c.readDeadline(t0, min0(opts.ReadHeaderTimeout, opts.ReadTimeout), false)
 			}
-			n, err := c.nc.Read(st.rbuf[w:])
+			n, err := c.io.Read(st.rbuf[w:])
 			w += n
 			if err != nil && n == 0 {
 				return
@@ -167,7 +172,7 @@ func (c *conn) serve() {
 			handed = true
 			return
 		}
-		deadline(c.nc.SetWriteDeadline, t0, opts.WriteTimeout)
+		c.writeDeadline(t0, opts.WriteTimeout)
 		req := &st.req
 		if string(p.path) != st.path {
 			st.path = string(p.path) // a client on one connection mostly calls one route
@@ -184,10 +189,10 @@ func (c *conn) serve() {
 		case int64(end)+p.contentLength <= int64(len(st.rbuf)):
 			need := end + int(p.contentLength)
 			if w < need {
-				deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
+				c.readDeadline(t0, opts.ReadTimeout, false)
 			}
 			for w < need {
-				n, err := c.nc.Read(st.rbuf[w:])
+				n, err := c.io.Read(st.rbuf[w:])
 				w += n
 				if err != nil && w < need {
 					return
@@ -196,8 +201,8 @@ func (c *conn) serve() {
 			req.Body = st.rbuf[end:need]
 			r = need
 		default:
-			deadline(c.nc.SetReadDeadline, t0, opts.ReadTimeout)
-			body, err := readBody(c.nc, st.big[:0], st.rbuf[end:w], int(p.contentLength))
+			c.readDeadline(t0, opts.ReadTimeout, false)
+			body, err := readBody(c.io, st.big[:0], st.rbuf[end:w], int(p.contentLength))
 			st.big = body
 			if err != nil {
 				return
@@ -225,7 +230,7 @@ func (c *conn) serve() {
 		if cap(st.big) > maxPooledBody {
 			st.big = nil
 		}
-		if _, err := c.nc.Write(st.resp.out); err != nil {
+		if _, err := c.io.Write(st.resp.out); err != nil {
 			return
 		}
 		if p.close {
@@ -315,17 +320,46 @@ func min0(a, b time.Duration) time.Duration {
 	return min(a, b)
 }
 
-func setReadDeadline(nc net.Conn, d time.Duration) {
-	deadline(nc.SetReadDeadline, time.Now(), d)
+// deadlineSlack is the share of a timeout by which a deadline kept from
+// an earlier request may run late: a deadline already within t+d and
+// t+d+d/16 is left as it is. Changing a deadline updates a runtime timer,
+// and with slack the idle and write deadlines of a busy connection change
+// about once every sixteenth of their timeout instead of twice a request.
+const deadlineSlack = 16
+
+// readDeadline sets nc's read deadline to t+d, or to none when d is 0.
+// With slack a deadline already between t+d and t+d+d/16 stays, and a new
+// one is set at the end of that range.
+func (c *conn) readDeadline(t time.Time, d time.Duration, slack bool) {
+	if set, ok := nextDeadline(c.rdl, t, d, slack); ok {
+		c.rdl = set
+		_ = c.nc.SetReadDeadline(set)
+	}
 }
 
-// deadline sets t0+d, or no deadline when d is 0.
-func deadline(set func(time.Time) error, t0 time.Time, d time.Duration) {
-	if d <= 0 {
-		_ = set(time.Time{})
-		return
+// writeDeadline is readDeadline for the write deadline, with slack.
+func (c *conn) writeDeadline(t time.Time, d time.Duration) {
+	if set, ok := nextDeadline(c.wdl, t, d, true); ok {
+		c.wdl = set
+		_ = c.nc.SetWriteDeadline(set)
 	}
-	_ = set(t0.Add(d))
+}
+
+// nextDeadline returns the deadline to set for a timeout d from t, and
+// whether cur must change to it.
+func nextDeadline(cur, t time.Time, d time.Duration, slack bool) (time.Time, bool) {
+	if d <= 0 {
+		return time.Time{}, !cur.IsZero()
+	}
+	want := t.Add(d)
+	if !slack {
+		return want, !cur.Equal(want)
+	}
+	late := want.Add(d / deadlineSlack)
+	if cur.IsZero() || cur.Before(want) || cur.After(late) {
+		return late, true
+	}
+	return cur, false
 }
 
 // headEnd returns the length of the request head (line and headers,

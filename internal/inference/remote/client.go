@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/netio"
 )
 
 // This file holds the client inference calls to plain-http replicas use:
@@ -69,8 +71,10 @@ type connPool struct {
 // httpConn is one HTTP/1.1 connection.
 type httpConn struct {
 	nc        net.Conn
+	io        *netio.Conn // nc's reads and writes
 	br        *bufio.Reader
 	idleSince time.Time // when it went back to the pool
+	dl        time.Time // the deadline set on nc
 	line      []byte    // a header line longer than br's buffer is assembled here
 }
 
@@ -167,7 +171,8 @@ func (p *connPool) dial(ctx context.Context, deadline time.Time) (*httpConn, err
 	if err != nil {
 		return nil, err
 	}
-	return &httpConn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, nil
+	nio := netio.New(nc)
+	return &httpConn{nc: nc, io: nio, br: bufio.NewReaderSize(nio, readBufferSize)}, nil
 }
 
 // response is a response read by roundTrip.
@@ -179,23 +184,23 @@ type response struct {
 // roundTrip sends req, a complete HTTP/1.1 request, and reads the
 // response, appending its body to dst. It returns the body read so far
 // with any error, so the caller can keep the buffer.
-func (p *connPool) roundTrip(ctx context.Context, req []byte, deadline time.Time, dst []byte) (response, error) {
+func (p *connPool) roundTrip(ctx context.Context, req []byte, dl deadline, dst []byte) (response, error) {
 	for {
 		c := p.get()
 		reused := c != nil
 		if c == nil {
 			var err error
-			if c, err = p.dial(ctx, deadline); err != nil {
+			if c, err = p.dial(ctx, dl.t); err != nil {
 				return response{body: dst}, err
 			}
 		}
-		resp, keep, started, err := c.exchange(ctx, req, deadline, dst)
+		resp, keep, started, err := c.exchange(ctx, req, dl, dst)
 		if err == nil && keep {
 			p.put(c)
 		} else {
 			c.nc.Close()
 		}
-		if err != nil && reused && !started && ctx.Err() == nil && time.Now().Before(deadline) {
+		if err != nil && reused && !started && ctx.Err() == nil && time.Now().Before(dl.t) {
 			dst = resp.body[:0]
 			continue // a kept-alive connection the server had closed: try a new one
 		}
@@ -206,13 +211,13 @@ func (p *connPool) roundTrip(ctx context.Context, req []byte, deadline time.Time
 // exchange writes req and reads the response. keep reports whether the
 // connection may carry another call, started whether any byte of a
 // response arrived.
-func (c *httpConn) exchange(ctx context.Context, req []byte, deadline time.Time, dst []byte) (resp response, keep, started bool, err error) {
+func (c *httpConn) exchange(ctx context.Context, req []byte, dl deadline, dst []byte) (resp response, keep, started bool, err error) {
 	resp.body = dst
-	stop, err := c.arm(ctx, deadline)
+	stop, err := c.arm(ctx, dl)
 	if err != nil {
 		return resp, false, false, err
 	}
-	_, werr := c.nc.Write(req)
+	_, werr := c.io.Write(req)
 	// Read even when the write failed: a server may answer (413, say)
 	// and close before reading the whole request.
 	resp, keep, started, err = c.readResponse(dst)
@@ -222,9 +227,13 @@ func (c *httpConn) exchange(ctx context.Context, req []byte, deadline time.Time,
 
 // arm sets the deadline of a call on the connection and makes the end of
 // ctx cut it short; disarm undoes that when the call is over.
-func (c *httpConn) arm(ctx context.Context, deadline time.Time) (stop func() bool, err error) {
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, err
+func (c *httpConn) arm(ctx context.Context, dl deadline) (stop func() bool, err error) {
+	if c.dl.Before(dl.t) || c.dl.After(dl.t.Add(dl.slack)) {
+		set := dl.t.Add(dl.slack)
+		if err := c.nc.SetDeadline(set); err != nil {
+			return nil, err
+		}
+		c.dl = set
 	}
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })

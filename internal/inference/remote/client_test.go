@@ -94,7 +94,7 @@ func rawPool(s *rawServer, body string) (*connPool, []byte) {
 
 func call(t *testing.T, p *connPool, req []byte) (response, error) {
 	t.Helper()
-	return p.roundTrip(context.Background(), req, time.Now().Add(5*time.Second), nil)
+	return p.roundTrip(context.Background(), req, deadline{t: time.Now().Add(5 * time.Second)}, nil)
 }
 
 func TestClientFraming(t *testing.T) {

@@ -192,10 +192,15 @@ func (m *Model) send(ctx context.Context, first *replica, buf []byte, rows int, 
 type deadline struct {
 	t      time.Time
 	caller bool // t is the caller's deadline
+	// slack is how much later than t a connection's deadline may fire:
+	// a sixteenth of the version timeout, none for the caller's
+	// deadline. A connection whose deadline is already within it keeps
+	// that deadline, so back-to-back calls do not reset a timer each.
+	slack time.Duration
 }
 
 func (m *Model) deadline(ctx context.Context) deadline {
-	d := deadline{t: time.Now().Add(m.timeout)}
+	d := deadline{t: time.Now().Add(m.timeout), slack: m.timeout / 16}
 	if t, ok := ctx.Deadline(); ok && !t.After(d.t) {
 		d = deadline{t: t, caller: true}
 	}
@@ -250,7 +255,7 @@ func (m *Model) attemptConn(ctx context.Context, r *replica, buf []byte, rows in
 	}
 	bp := getBuf()
 	defer putBuf(bp)
-	resp, err := r.pool.roundTrip(ctx, req, dl.t, (*bp)[:0])
+	resp, err := r.pool.roundTrip(ctx, req, dl, (*bp)[:0])
 	*bp = resp.body
 	if err != nil {
 		if errors.Is(err, errTooLarge) {

@@ -104,7 +104,7 @@ func (m *Model) pipeline(ctx context.Context, r *replica, calls []pipeCall, dl d
 		done(c.i, out, err)
 	}
 	rb := getBuf()
-	n, body, err := r.pool.pipeline(ctx, reqs, dl.t, (*rb)[:0], func(k, status int, body []byte) {
+	n, body, err := r.pool.pipeline(ctx, reqs, dl, (*rb)[:0], func(k, status int, body []byte) {
 		c := &calls[k]
 		out, a := m.answer(r, status, body, c.rows)
 		if a.retry {
@@ -171,24 +171,24 @@ func (m *Model) finish(ctx context.Context, r *replica, c *pipeCall, dl deadline
 // any; fewer responses and no error mean the server closed the
 // connection after the last one it sent. Like roundTrip, it tries a new
 // connection once when a kept-alive one turns out to be closed.
-func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, deadline time.Time, dst []byte, each func(k, status int, body []byte)) (int, []byte, error) {
+func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst []byte, each func(k, status int, body []byte)) (int, []byte, error) {
 	for {
 		c := p.get()
 		reused := c != nil
 		if c == nil {
 			var err error
-			if c, err = p.dial(ctx, deadline); err != nil {
+			if c, err = p.dial(ctx, dl.t); err != nil {
 				return 0, dst, err
 			}
 		}
-		n, keep, started, body, err := c.pipeline(ctx, reqs, deadline, dst, each)
+		n, keep, started, body, err := c.pipeline(ctx, reqs, dl, dst, each)
 		dst = body
 		if err == nil && keep {
 			p.put(c)
 		} else {
 			c.nc.Close()
 		}
-		if err != nil && reused && !started && ctx.Err() == nil && time.Now().Before(deadline) {
+		if err != nil && reused && !started && ctx.Err() == nil && time.Now().Before(dl.t) {
 			continue // a kept-alive connection the server had closed: try a new one
 		}
 		return n, dst, err
@@ -196,8 +196,8 @@ func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, deadline time.Ti
 }
 
 // pipeline is exchange for several requests; see connPool.pipeline.
-func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, deadline time.Time, dst []byte, each func(k, status int, body []byte)) (n int, keep, started bool, _ []byte, err error) {
-	stop, err := c.arm(ctx, deadline)
+func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst []byte, each func(k, status int, body []byte)) (n int, keep, started bool, _ []byte, err error) {
+	stop, err := c.arm(ctx, dl)
 	if err != nil {
 		return 0, false, false, dst, err
 	}

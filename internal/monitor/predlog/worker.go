@@ -11,6 +11,14 @@ const (
 	retryMax = 5 * time.Second
 )
 
+// gatherWait is how long a sink's goroutine lets records queue up after
+// taking some, before it looks again (never longer than the flush
+// interval). Taking each record as it comes would wake the goroutine
+// once per request: under load a context switch per request, on the
+// cores that answer them. At 2 ms a default queue of 4096 fills only
+// above two million records a second.
+const gatherWait = 2 * time.Millisecond
+
 // work is a sink's goroutine: it collects queued records into batches,
 // writes a batch when it is full or its first record has waited
 // FlushInterval, and when drain is closed writes what is left and returns.
@@ -19,6 +27,10 @@ func (l *Logger) work(ctx context.Context, q *queue, drain <-chan struct{}) {
 	timer := time.NewTimer(q.FlushInterval)
 	timer.Stop()
 	defer timer.Stop()
+	gather := time.NewTimer(gatherWait)
+	gather.Stop()
+	defer gather.Stop()
+	pause := min(gatherWait, q.FlushInterval)
 	var maintain <-chan time.Time
 	m, _ := q.Sink.(Maintainer)
 	if m != nil {
@@ -47,6 +59,15 @@ func (l *Logger) work(ctx context.Context, q *queue, drain <-chan struct{}) {
 			if len(batch) == q.BatchSize {
 				timer.Stop()
 				batch = l.flush(ctx, q, batch)
+				continue
+			}
+			// Let more queue up before looking again; drain and the
+			// flush timer are seen at the next select.
+			gather.Reset(pause)
+			select {
+			case <-gather.C:
+			case <-drain:
+				gather.Stop()
 			}
 		case <-timer.C:
 			batch = l.flush(ctx, q, batch)
