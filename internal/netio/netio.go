@@ -28,7 +28,8 @@ import (
 // each other; more than one Read (or Write) at once is not allowed.
 type Conn struct {
 	net.Conn
-	raw *raw // nil: use Conn's own Read and Write
+	raw  *raw  // nil: use Conn's own Read and Write
+	werr error // the last WriteOnRead's error
 }
 
 var _ io.ReadWriter = (*Conn)(nil)
@@ -53,4 +54,45 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return c.Conn.Write(p)
 	}
 	return c.raw.write(c.Conn, p)
+}
+
+// WriteOnRead hands p to the next Read, which writes it before it waits
+// for the answer, sparing the read that would find nothing yet (a
+// system call): the wait for readability is armed before p goes out, so
+// whatever the peer sends in answer wakes it. Use it only where nothing
+// can arrive before p is sent, as for a request on an idle client
+// connection: bytes that came in before the Read are not seen until more
+// arrive (or the peer closes). p must stay unchanged until that Read
+// returns or Flush is called. The write's outcome is kept for WriteErr.
+// Without a raw socket, p is written at once.
+func (c *Conn) WriteOnRead(p []byte) {
+	c.werr = nil
+	if c.raw == nil {
+		_, c.werr = c.Conn.Write(p)
+		return
+	}
+	if p == nil {
+		p = []byte{} // pend is set even when there is nothing to write
+	}
+	c.raw.pend = p
+}
+
+// Flush writes what WriteOnRead left for a Read that did not come, and
+// returns WriteErr.
+func (c *Conn) Flush() error {
+	if c.raw != nil && c.raw.pend != nil {
+		p := c.raw.pend
+		c.raw.pend = nil
+		_, c.werr = c.raw.write(c.Conn, p)
+	}
+	return c.WriteErr()
+}
+
+// WriteErr is the error of the write WriteOnRead asked for, once the Read
+// or Flush that made it has returned.
+func (c *Conn) WriteErr() error {
+	if c.raw != nil && c.raw.pendErr != nil {
+		c.werr, c.raw.pendErr = c.raw.pendErr, nil
+	}
+	return c.werr
 }

@@ -18,6 +18,13 @@ type raw struct {
 	rerr, werr syscall.Errno
 	readFn     func(uintptr) bool
 	writeFn    func(uintptr) bool
+
+	// pend is what the next read writes first (WriteOnRead); pendErr is
+	// how that write failed. When the socket takes only part of it, the
+	// read returns to finish it with write.
+	pend      []byte
+	pendErr   error
+	pendErrno syscall.Errno // how the write in doRead failed
 }
 
 func newRaw(nc net.Conn) *raw {
@@ -39,8 +46,30 @@ func newRaw(nc net.Conn) *raw {
 	return r
 }
 
-// doRead is one read attempt: false to wait for readability.
+// doRead is one read attempt: false to wait for readability. With pend
+// set it first writes pend and, when all of it went, waits: the answer
+// cannot be there yet.
 func (r *raw) doRead(fd uintptr) bool {
+	if r.pend != nil {
+		for len(r.pend) > 0 {
+			n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.pend))), uintptr(len(r.pend)))
+			switch e {
+			case 0:
+				r.pend = r.pend[n:]
+				continue
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return true // finish with write, outside the read
+			}
+			r.pendErrno = e
+			r.pend = nil
+			goto read // the peer may have answered before it failed
+		}
+		r.pend = nil
+		return false
+	}
+read:
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)))
 		switch e {
@@ -83,6 +112,25 @@ func (r *raw) read(nc net.Conn, p []byte) (int, error) {
 	}
 	r.rp, r.rn, r.rerr = p, 0, 0
 	err := r.rc.Read(r.readFn)
+	if r.pend != nil {
+		// The write in the read did not finish (blocked), or the read
+		// failed before it was tried (a deadline, a close).
+		rest := r.pend
+		r.pend = nil
+		switch {
+		case err != nil:
+			r.pendErr = opError("write", nc, unwrapRaw(err))
+		default:
+			if _, werr := r.write(nc, rest); werr != nil {
+				r.pendErr = werr
+			}
+			err = r.rc.Read(r.readFn)
+		}
+	}
+	if r.pendErrno != 0 {
+		r.pendErr = opError("write", nc, os.NewSyscallError("write", r.pendErrno))
+		r.pendErrno = 0
+	}
 	n, e := r.rn, r.rerr
 	r.rp = nil
 	switch {

@@ -4,7 +4,11 @@ package netio
 
 import "net"
 
-type raw struct{}
+// raw is never made off Linux: Conn uses the net.Conn's own Read and Write.
+type raw struct {
+	pend    []byte
+	pendErr error
+}
 
 func newRaw(net.Conn) *raw { return nil }
 

@@ -52,6 +52,9 @@ const (
 	idleTimeout    = 90 * time.Second
 	maxIdlePerHost = 256
 	readBufferSize = 16 << 10
+	// quietIdle is how long a connection may have been idle for a call to
+	// send its request from within the read of the answer (exchange).
+	quietIdle = time.Second
 )
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts a
@@ -121,14 +124,14 @@ func requestHead(u *url.URL, header map[string][]string) []byte {
 }
 
 // get returns an idle connection, or nil.
-func (p *connPool) get() *httpConn {
+func (p *connPool) get(now time.Time) *httpConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
-		if time.Since(c.idleSince) < idleTimeout {
+		if now.Sub(c.idleSince) < idleTimeout {
 			return c
 		}
 		c.nc.Close()
@@ -186,7 +189,7 @@ type response struct {
 // with any error, so the caller can keep the buffer.
 func (p *connPool) roundTrip(ctx context.Context, req []byte, dl deadline, dst []byte) (response, error) {
 	for {
-		c := p.get()
+		c := p.get(dl.now)
 		reused := c != nil
 		if c == nil {
 			var err error
@@ -217,10 +220,22 @@ func (c *httpConn) exchange(ctx context.Context, req []byte, dl deadline, dst []
 	if err != nil {
 		return resp, false, false, err
 	}
-	_, werr := c.io.Write(req)
-	// Read even when the write failed: a server may answer (413, say)
-	// and close before reading the whole request.
-	resp, keep, started, err = c.readResponse(dst)
+	// On a connection new or idle a moment (quietIdle), the request goes
+	// out in the first read of the response, which then waits for it
+	// without first finding nothing there: nothing is due before the
+	// request (bytes left over make disarm drop a connection). After a
+	// longer rest the server may have closed it, which only a read made
+	// at once sees. The read goes on when the write failed: a server may
+	// answer (413, say) and close before reading the whole request.
+	var werr error
+	if c.idleSince.IsZero() || dl.now.Sub(c.idleSince) < quietIdle {
+		c.io.WriteOnRead(req)
+		resp, keep, started, err = c.readResponse(dst)
+		werr = c.io.Flush()
+	} else {
+		_, werr = c.io.Write(req)
+		resp, keep, started, err = c.readResponse(dst)
+	}
 	keep, err = c.disarm(stop, keep, werr, err)
 	return resp, keep, started, err
 }

@@ -197,12 +197,14 @@ type deadline struct {
 	// deadline. A connection whose deadline is already within it keeps
 	// that deadline, so back-to-back calls do not reset a timer each.
 	slack time.Duration
+	now   time.Time // when the call began
 }
 
 func (m *Model) deadline(ctx context.Context) deadline {
-	d := deadline{t: time.Now().Add(m.timeout), slack: m.timeout / 16}
+	now := time.Now()
+	d := deadline{t: now.Add(m.timeout), slack: m.timeout / 16, now: now}
 	if t, ok := ctx.Deadline(); ok && !t.After(d.t) {
-		d = deadline{t: t, caller: true}
+		d = deadline{t: t, caller: true, now: now}
 	}
 	return d
 }

@@ -173,7 +173,7 @@ func (m *Model) finish(ctx context.Context, r *replica, c *pipeCall, dl deadline
 // connection once when a kept-alive one turns out to be closed.
 func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst []byte, each func(k, status int, body []byte)) (int, []byte, error) {
 	for {
-		c := p.get()
+		c := p.get(dl.now)
 		reused := c != nil
 		if c == nil {
 			var err error
