@@ -79,6 +79,44 @@ type httpConn struct {
 	idleSince time.Time // when it went back to the pool
 	dl        time.Time // the deadline set on nc
 	line      []byte    // a header line longer than br's buffer is assembled here
+
+	// A context's end cuts its call short through a function registered
+	// with context.AfterFunc. The registration stays between calls while
+	// they come with the same context (the gateway's calls share the
+	// server's), so that a call does not register and unregister one;
+	// the function cuts only the call in progress on the context it
+	// watches.
+	wmu       sync.Mutex
+	watched   <-chan struct{} // the Done channel watched
+	stopWatch func() bool     // ends that watch
+	callDone  <-chan struct{} // Done of the call in progress; nil between calls
+	cut       bool            // the call in progress was cut short
+}
+
+// close closes the connection and ends its context watch.
+func (c *httpConn) close() {
+	c.wmu.Lock()
+	stop := c.stopWatch
+	c.watched, c.stopWatch = nil, nil
+	c.wmu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	c.nc.Close()
+}
+
+// ended is the watch of done: it cuts the call in progress when the call
+// is done's.
+func (c *httpConn) ended(done <-chan struct{}) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.callDone == done {
+		c.cut = true
+		_ = c.nc.SetDeadline(aLongTimeAgo)
+	}
+	if c.watched == done {
+		c.watched, c.stopWatch = nil, nil
+	}
 }
 
 // newConnPool returns the pool of a replica, or nil when the replica
@@ -134,7 +172,7 @@ func (p *connPool) get(now time.Time) *httpConn {
 		if now.Sub(c.idleSince) < idleTimeout {
 			return c
 		}
-		c.nc.Close()
+		c.close()
 	}
 	return nil
 }
@@ -149,7 +187,7 @@ func (p *connPool) put(c *httpConn) {
 	}
 	p.mu.Unlock()
 	if c != nil {
-		c.nc.Close()
+		c.close()
 	}
 }
 
@@ -161,7 +199,7 @@ func (p *connPool) close() {
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
 	for _, c := range idle {
-		c.nc.Close()
+		c.close()
 	}
 }
 
@@ -201,7 +239,7 @@ func (p *connPool) roundTrip(ctx context.Context, req []byte, dl deadline, dst [
 		if err == nil && keep {
 			p.put(c)
 		} else {
-			c.nc.Close()
+			c.close()
 		}
 		if err != nil && reused && !started && ctx.Err() == nil && time.Now().Before(dl.t) {
 			dst = resp.body[:0]
@@ -216,8 +254,7 @@ func (p *connPool) roundTrip(ctx context.Context, req []byte, dl deadline, dst [
 // response arrived.
 func (c *httpConn) exchange(ctx context.Context, req []byte, dl deadline, dst []byte) (resp response, keep, started bool, err error) {
 	resp.body = dst
-	stop, err := c.arm(ctx, dl)
-	if err != nil {
+	if err := c.arm(ctx, dl); err != nil {
 		return resp, false, false, err
 	}
 	// On a connection new or idle a moment (quietIdle), the request goes
@@ -236,31 +273,42 @@ func (c *httpConn) exchange(ctx context.Context, req []byte, dl deadline, dst []
 		_, werr = c.io.Write(req)
 		resp, keep, started, err = c.readResponse(dst)
 	}
-	keep, err = c.disarm(stop, keep, werr, err)
+	keep, err = c.disarm(keep, werr, err)
 	return resp, keep, started, err
 }
 
 // arm sets the deadline of a call on the connection and makes the end of
 // ctx cut it short; disarm undoes that when the call is over.
-func (c *httpConn) arm(ctx context.Context, dl deadline) (stop func() bool, err error) {
+func (c *httpConn) arm(ctx context.Context, dl deadline) error {
 	if c.dl.Before(dl.t) || c.dl.After(dl.t.Add(dl.slack)) {
 		set := dl.t.Add(dl.slack)
 		if err := c.nc.SetDeadline(set); err != nil {
-			return nil, err
+			return err
 		}
 		c.dl = set
 	}
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
+	done := ctx.Done()
+	if done == nil {
+		return nil
 	}
-	return stop, nil
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.callDone, c.cut = done, false
+	if done != c.watched {
+		if c.stopWatch != nil {
+			c.stopWatch() // if it has started, it finds its call over
+		}
+		c.watched = done
+		c.stopWatch = context.AfterFunc(ctx, func() { c.ended(done) })
+	}
+	return nil
 }
 
 // disarm ends a call armed by arm, given whether the responses left the
 // connection reusable (keep), the write's error and the read's. It
 // returns whether the connection may carry another call, and the error to
 // report: the write's, when both failed.
-func (c *httpConn) disarm(stop func() bool, keep bool, werr, err error) (bool, error) {
+func (c *httpConn) disarm(keep bool, werr, err error) (bool, error) {
 	if c.br.Buffered() > 0 {
 		keep = false // bytes nobody asked for: the connection's state is unknown
 	}
@@ -270,9 +318,12 @@ func (c *httpConn) disarm(stop func() bool, keep bool, werr, err error) (bool, e
 			err = werr
 		}
 	}
-	if stop != nil && !stop() {
-		keep = false // the deadline may be reset to the past at any moment
+	c.wmu.Lock()
+	if c.cut {
+		keep = false // the deadline is in the past
 	}
+	c.callDone, c.cut = nil, false
+	c.wmu.Unlock()
 	return keep, err
 }
 

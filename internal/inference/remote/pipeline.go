@@ -186,7 +186,7 @@ func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst
 		if err == nil && keep {
 			p.put(c)
 		} else {
-			c.nc.Close()
+			c.close()
 		}
 		if err != nil && reused && !started && ctx.Err() == nil && time.Now().Before(dl.t) {
 			continue // a kept-alive connection the server had closed: try a new one
@@ -197,8 +197,7 @@ func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst
 
 // pipeline is exchange for several requests; see connPool.pipeline.
 func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst []byte, each func(k, status int, body []byte)) (n int, keep, started bool, _ []byte, err error) {
-	stop, err := c.arm(ctx, dl)
-	if err != nil {
+	if err := c.arm(ctx, dl); err != nil {
 		return 0, false, false, dst, err
 	}
 	bufs := make(net.Buffers, len(reqs))
@@ -220,6 +219,6 @@ func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst
 		each(n, resp.status, resp.body)
 		n++
 	}
-	keep, err = c.disarm(stop, keep, werr, err)
+	keep, err = c.disarm(keep, werr, err)
 	return n, keep, started, dst, err
 }
