@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/inference"
@@ -200,11 +199,23 @@ func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst
 	if err := c.arm(ctx, dl); err != nil {
 		return 0, false, false, dst, err
 	}
-	bufs := make(net.Buffers, len(reqs))
-	copy(bufs, reqs)
-	_, werr := bufs.WriteTo(c.nc) // one writev
-	// Read even when the write failed: the server may have answered the
-	// requests it did receive before closing.
+	joined := getBuf()
+	defer putBuf(joined)
+	b := (*joined)[:0]
+	for _, r := range reqs {
+		b = append(b, r...)
+	}
+	*joined = b
+	// One write, from within the first read when the connection is quiet
+	// (see exchange). Read even when the write failed: the server may
+	// have answered the requests it did receive before closing.
+	var werr error
+	quiet := c.idleSince.IsZero() || dl.now.Sub(c.idleSince) < quietIdle
+	if quiet {
+		c.io.WriteOnRead(b)
+	} else {
+		_, werr = c.io.Write(b)
+	}
 	keep = true
 	for n < len(reqs) && keep {
 		var resp response
@@ -218,6 +229,9 @@ func (c *httpConn) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst
 		}
 		each(n, resp.status, resp.body)
 		n++
+	}
+	if quiet {
+		werr = c.io.Flush()
 	}
 	keep, err = c.disarm(keep, werr, err)
 	return n, keep, started, dst, err
