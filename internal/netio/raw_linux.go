@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // raw holds a socket's syscall.RawConn and the state of the call in
@@ -42,10 +41,10 @@ func newRaw(nc net.Conn) *raw {
 // doRead is one read attempt: false to wait for readability.
 func (r *raw) doRead(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rp))), uintptr(len(r.rp)))
+		n, e := sysRead(fd, r.rp)
 		switch e {
 		case 0:
-			r.rn = int(n)
+			r.rn = n
 			return true
 		case syscall.EINTR:
 			continue
@@ -60,10 +59,10 @@ func (r *raw) doRead(fd uintptr) bool {
 // doWrite writes until all is written: false to wait for writability.
 func (r *raw) doWrite(fd uintptr) bool {
 	for len(r.wp) > 0 {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wp))), uintptr(len(r.wp)))
+		n, e := sysWrite(fd, r.wp)
 		switch e {
 		case 0:
-			r.wn += int(n)
+			r.wn += n
 			r.wp = r.wp[n:]
 			continue
 		case syscall.EINTR:
