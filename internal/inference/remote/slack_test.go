@@ -1,11 +1,13 @@
 package remote
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,12 +69,12 @@ func TestArm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			nc := &deadlineConn{err: tt.setErr}
 			c := &httpConn{nc: nc, dl: tt.cur}
-			stop, err := c.arm(context.Background(), tt.dl)
+			err := c.arm(context.Background(), tt.dl)
 			if !errors.Is(err, tt.setErr) {
 				t.Fatalf("arm = %v, want %v", err, tt.setErr)
 			}
-			if stop != nil {
-				t.Error("arm returned a stop function for a context that never ends")
+			if c.stopWatch != nil {
+				t.Error("arm watches a context that never ends")
 			}
 			if !c.dl.Equal(tt.want) {
 				t.Errorf("c.dl = t0+%v, want t0+%v", c.dl.Sub(t0), tt.want.Sub(t0))
@@ -96,9 +98,8 @@ func TestArmContext(t *testing.T) {
 	nc := &deadlineConn{}
 	c := &httpConn{nc: nc, dl: t0}
 	ctx, cancel := context.WithCancel(context.Background())
-	stop, err := c.arm(ctx, deadline{t: t0, slack: time.Second})
-	if err != nil || stop == nil {
-		t.Fatalf("arm = %v, stop %v; want a stop function", err, stop != nil)
+	if err := c.arm(ctx, deadline{t: t0, slack: time.Second}); err != nil || c.stopWatch == nil {
+		t.Fatalf("arm = %v, watching %v; want the context watched", err, c.stopWatch != nil)
 	}
 	if got := nc.calls(); len(got) != 0 {
 		t.Fatalf("SetDeadline calls %v, want the deadline kept", got)
@@ -108,8 +109,9 @@ func TestArmContext(t *testing.T) {
 		got := nc.calls()
 		return len(got) == 1 && got[0].Equal(aLongTimeAgo)
 	})
-	if stop() {
-		t.Error("stop() = true after the context ended")
+	c.br = bufio.NewReader(strings.NewReader(""))
+	if keep, _ := c.disarm(true, nil, nil); keep {
+		t.Error("disarm keeps a connection whose call was cut short")
 	}
 }
 
