@@ -264,9 +264,15 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
 	}
-	mem := g.newRemembered()
-	answer := predictionIn(mem.answerMem(), c.b, string(c.role), outputs, took)
-	g.rememberIn(mem, rid, c.ep, answer, g.observe(c, inputs, answer))
+	// The request memory copies what it remembers, so a few answer values
+	// may live on the stack, unless copies to mirrors take them along.
+	var small [4]float64
+	mem := small[:0]
+	if len(c.mirrors) > 0 {
+		mem = nil
+	}
+	answer := predictionIn(mem, c.b, string(c.role), outputs, took)
+	g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
 	if len(c.mirrors) > 0 {
 		seg := c.segment(inputs)
 		for _, v := range c.mirrors {

@@ -73,39 +73,6 @@ func (g *Gateway) remember(rid string, ep *Endpoint, answer monitor.Prediction, 
 	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer, Groups: groups})
 }
 
-// remembered is a request for the request memory with room for a small
-// answer, so that remembering an answer of a few values is one allocation.
-type remembered struct {
-	req    monitor.Request
-	values [4]float64
-}
-
-// newRemembered returns the memory for the request being answered, or nil
-// when nothing is remembered.
-func (g *Gateway) newRemembered() *remembered {
-	if g.opts.Recent == nil {
-		return nil
-	}
-	return new(remembered)
-}
-
-// answerMem is where prediction may write the answer's values.
-func (m *remembered) answerMem() []float64 {
-	if m == nil {
-		return nil
-	}
-	return m.values[:0]
-}
-
-// rememberIn is remember with the request in m (from newRemembered).
-func (g *Gateway) rememberIn(m *remembered, rid string, ep *Endpoint, answer monitor.Prediction, groups []string) {
-	if m == nil {
-		return
-	}
-	m.req = monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer, Groups: groups}
-	g.opts.Recent.Add(&m.req)
-}
-
 // feedbackItem is one label or reward in POST /v1/feedback.
 type feedbackItem struct {
 	RequestID string          `json:"request_id"`
