@@ -212,3 +212,17 @@ func BenchmarkDecodePredictionsSmall(b *testing.B) {
 func BenchmarkDecodePredictionsLarge(b *testing.B) {
 	benchDecodePredictions(b, largePredictions(), 1000)
 }
+
+// BenchmarkScanResponseLarge is the part of BenchmarkDecodeV2ResponseLarge
+// spent before the oip decoder: validating the body around the outputs
+// and finding their end.
+func BenchmarkScanResponseLarge(b *testing.B) {
+	body := largeV2Answer()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := scanResponse(body, "outputs"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
