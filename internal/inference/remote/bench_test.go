@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/inference"
@@ -130,6 +132,97 @@ func BenchmarkRemotePredictPipelined16(b *testing.B) {
 		})
 		if failed != nil {
 			b.Fatal(failed)
+		}
+	}
+}
+
+// smallV2Answer is a typical answer of a model with one output and one
+// row.
+const smallV2Answer = `{"model_name":"m","model_version":"1","outputs":[{"name":"p","shape":[1],"datatype":"FP32","data":[0.42]}]}`
+
+// largeFP32 returns rows×cols FP32 values, the same every time.
+func largeFP32(rows, cols int) []float32 {
+	r := rand.New(rand.NewPCG(1, 2))
+	v := make([]float32, rows*cols)
+	for i := range v {
+		v[i] = r.Float32()*2 - 1
+	}
+	return v
+}
+
+// largeV2Answer is an answer of 1000 rows of 30 FP32 values.
+func largeV2Answer() []byte {
+	b := []byte(`{"model_name":"m","model_version":"1","outputs":[{"name":"p","shape":[1000,30],"datatype":"FP32","data":[`)
+	for i, f := range largeFP32(1000, 30) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+	}
+	return append(b, "]}]}"...)
+}
+
+// largePredictions is a TF Serving answer of 1000 rows of 30 FP32
+// values.
+func largePredictions() []byte {
+	b := []byte(`{"predictions":[`)
+	for i, f := range largeFP32(1000, 30) {
+		switch {
+		case i == 0:
+			b = append(b, '[')
+		case i%30 == 0:
+			b = append(b, "],["...)
+		default:
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+	}
+	return append(b, "]]}"...)
+}
+
+func benchDecodeV2(b *testing.B, body []byte) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := decodeV2Response(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeV2ResponseSmall(b *testing.B) { benchDecodeV2(b, []byte(smallV2Answer)) }
+func BenchmarkDecodeV2ResponseLarge(b *testing.B) { benchDecodeV2(b, largeV2Answer()) }
+
+func benchDecodePredictions(b *testing.B, body []byte, rows int) {
+	out := newTFOutput(inference.TensorSpec{Name: "p", Datatype: inference.FP32})
+	var scratch []byte
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var err error
+		if _, scratch, err = decodePredictions(body, rows, &out, scratch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodePredictionsSmall(b *testing.B) {
+	benchDecodePredictions(b, []byte(`{"predictions":[[0.42]]}`), 1)
+}
+func BenchmarkDecodePredictionsLarge(b *testing.B) {
+	benchDecodePredictions(b, largePredictions(), 1000)
+}
+
+// BenchmarkScanResponseLarge is the part of BenchmarkDecodeV2ResponseLarge
+// spent before the oip decoder: validating the body around the outputs
+// and finding their end.
+func BenchmarkScanResponseLarge(b *testing.B) {
+	body := largeV2Answer()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := scanResponse(body, "outputs"); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -43,7 +43,9 @@ func TestTraceparent(t *testing.T) {
 			if tls {
 				m.transport.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
 			}
+			mu.Lock()
 			got = nil
+			mu.Unlock()
 			ctx, span := tp.Tracer("test").Start(context.Background(), "predict")
 			in := []inference.Tensor{rowsTensor([]float64{1, 2, 3, 4})}
 			if _, err := m.Predict(ctx, in); err != nil {
@@ -53,6 +55,9 @@ func TestTraceparent(t *testing.T) {
 			if _, err := m.Predict(context.Background(), in); err != nil {
 				t.Fatal(err)
 			}
+			mu.Lock()
+			got := got
+			mu.Unlock()
 			want := propagation.HeaderCarrier{}
 			propagation.TraceContext{}.Inject(ctx, want)
 			if len(got) != 2 || got[0] != want.Get("traceparent") || got[0] == "" || got[1] != "" {

@@ -27,8 +27,9 @@ import (
 //     tensor whose shape is read from the array's nesting, and is
 //     decoded the same way after wrapping.
 //
-// Responses are checked with json.Valid first; the member scan below
-// then assumes valid JSON.
+// A response is read in one pass (scanResponse, in wirescan.go) that
+// validates it as strictly as json.Valid, except for the array handed to
+// the oip decoder, which validates it itself.
 
 // respPrefix is how oip.AppendInferResponse starts when the model name
 // and id are empty (both are always written), and reqPrefix what a
@@ -57,14 +58,14 @@ func appendV2Request(dst []byte, inputs []inference.Tensor) []byte {
 // plain errors (the backend's fault, not the caller's), naming the JSON
 // path at fault.
 func decodeV2Response(body []byte) ([]inference.Tensor, error) {
-	m, err := members(body, "outputs")
+	sp, err := scanResponse(body, "outputs")
 	if err != nil {
 		return nil, err
 	}
-	a, b := m.start, m.end
+	a, b := sp.start, sp.end
 	if a < 0 || body[a] == 'n' {
-		if m.errMsg != "" {
-			return nil, fmt.Errorf("response has no outputs; error: %s", m.errMsg)
+		if msg := sp.errorMessage(body); msg != "" {
+			return nil, fmt.Errorf("response has no outputs; error: %s", msg)
 		}
 		return nil, errors.New(`response has no "outputs"`)
 	}
@@ -83,9 +84,22 @@ func decodeV2Response(body []byte) ([]inference.Tensor, error) {
 	copy(head, saveHead[:])
 	body[b] = saveTail
 	if err != nil {
+		if bad := sp.checkArray(body); bad != nil {
+			return nil, bad // invalid JSON goes first
+		}
 		return nil, responseError(err, "inputs", "outputs")
 	}
 	return req.Inputs, nil
+}
+
+// errorMessage returns the response's "error" member, when it is a
+// string.
+func (sp *span) errorMessage(body []byte) string {
+	var msg string
+	if sp.errStart >= 0 {
+		_ = json.Unmarshal(body[sp.errStart:sp.errEnd], &msg) // checked by scanResponse: cannot fail
+	}
+	return msg
 }
 
 // responseError turns an error of the oip decoder, an *InputError about
@@ -185,26 +199,30 @@ func appendTFFloat(dst []byte, f float64, bits int) []byte {
 // into one tensor of the output's datatype, shaped as the array nests.
 // scratch is reused to build the body handed to the oip decoder.
 func decodePredictions(body []byte, rows int, out *tfOutput, scratch []byte) ([]inference.Tensor, []byte, error) {
-	m, err := members(body, "predictions")
+	sp, err := scanResponse(body, "predictions")
 	if err != nil {
 		return nil, scratch, err
 	}
-	a, b := m.start, m.end
+	a, b := sp.start, sp.end
 	if a < 0 || body[a] == 'n' {
-		if m.errMsg != "" {
-			return nil, scratch, fmt.Errorf("response has no predictions; error: %s", m.errMsg)
+		if msg := sp.errorMessage(body); msg != "" {
+			return nil, scratch, fmt.Errorf("response has no predictions; error: %s", msg)
 		}
 		return nil, scratch, errors.New(`response has no "predictions"`)
 	}
 	if body[a] != '[' {
 		return nil, scratch, fmt.Errorf("predictions: want an array, got %s", kind(body[a:b]))
 	}
-	shape, err := nestedShape(body[a:b])
-	if err != nil {
-		return nil, scratch, err
+	var dims [8]int64
+	shape, err := nestedShape(dims[:0], body[a:b], sp.elems)
+	if err == nil && shape[0] != int64(rows) {
+		err = fmt.Errorf("predictions: has %d rows for %d instances", shape[0], rows)
 	}
-	if shape[0] != int64(rows) {
-		return nil, scratch, fmt.Errorf("predictions: has %d rows for %d instances", shape[0], rows)
+	if err != nil {
+		if bad := sp.checkArray(body); bad != nil {
+			err = bad // invalid JSON goes first
+		}
+		return nil, scratch, err
 	}
 	w := append(scratch[:0], out.prefix...)
 	w = append(w, '[')
@@ -219,144 +237,37 @@ func decodePredictions(body []byte, rows int, out *tfOutput, scratch []byte) ([]
 	w = append(w, "}]}"...)
 	req, err := oip.DecodeInferRequest(w, oip.Limits{MaxElements: len(body)/2 + 1})
 	if err != nil {
+		if bad := sp.checkArray(body); bad != nil {
+			return nil, w, bad // invalid JSON goes first
+		}
 		return nil, w, responseError(err, "inputs[0].data", "predictions")
 	}
 	return req.Inputs, w, nil
 }
 
-// nestedShape reads the shape of a nested array from the lengths of its
-// first elements at each level: [[1,2],[3,4],[5,6]] is [3,2]. The oip
-// decoder then checks that every element agrees.
-func nestedShape(v []byte) ([]int64, error) {
-	var shape []int64
+// nestedShape appends to dst the shape of v, an array of n elements
+// matched by matchArray, read from the lengths of its first elements at
+// each level: [[1,2],[3,4],[5,6]] is [3,2]. The oip decoder then checks
+// that every element agrees, and that v is valid JSON.
+func nestedShape(dst []int64, v []byte, n int) ([]int64, error) {
+	dst = append(dst, int64(n))
 	i := 0
-	for {
-		i = skipWS(v, i)
+	for n > 0 {
+		i = skipWS(v, i+1) // the first element
 		if i >= len(v) || v[i] != '[' {
 			if i < len(v) && v[i] == '{' {
 				return nil, errors.New("predictions: rows are objects (a model with several named outputs); only models with one output are supported")
 			}
-			return shape, nil
+			break
 		}
-		if len(shape) == 64 {
+		if len(dst) == 64 {
 			return nil, errors.New("predictions: nested more than 64 deep")
 		}
-		first := skipWS(v, i+1)
-		n := int64(0)
-		if v[first] != ']' {
-			for j := first; ; {
-				j = skipWS(v, skipValue(v, j))
-				n++
-				if v[j] != ',' {
-					break
-				}
-				j++
-			}
+		var ok bool
+		if _, n, ok = matchArray(v, i); !ok {
+			break // v is not valid JSON, which the oip decoder reports
 		}
-		shape = append(shape, n)
-		if n == 0 {
-			return shape, nil
-		}
-		i = first
+		dst = append(dst, int64(n))
 	}
-}
-
-// span locates one member of a response's top-level object.
-type span struct {
-	start, end int    // the value's bytes, or -1, -1 when absent
-	errMsg     string // the "error" member, when it is a string
-}
-
-// members checks that body is a JSON object and finds the member called
-// want and the "error" member.
-func members(body []byte, want string) (span, error) {
-	sp := span{start: -1, end: -1}
-	if !json.Valid(body) {
-		return sp, errors.New("response is not valid JSON")
-	}
-	i := skipWS(body, 0)
-	if body[i] != '{' {
-		return sp, fmt.Errorf("response is %s, not a JSON object", kind(body[i:]))
-	}
-	i = skipWS(body, i+1)
-	for body[i] != '}' {
-		kEnd := skipString(body, i)
-		key := body[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			var s string
-			_ = json.Unmarshal(body[i:kEnd], &s) // valid JSON: cannot fail
-			key = []byte(s)
-		}
-		vStart := skipWS(body, skipWS(body, kEnd)+1) // past ':'
-		vEnd := skipValue(body, vStart)
-		switch string(key) {
-		case want:
-			if sp.start >= 0 {
-				return sp, fmt.Errorf("response has %q twice", want)
-			}
-			sp.start, sp.end = vStart, vEnd
-		case "error":
-			if body[vStart] == '"' {
-				_ = json.Unmarshal(body[vStart:vEnd], &sp.errMsg)
-			}
-		}
-		i = skipWS(body, vEnd)
-		if body[i] == ',' {
-			i = skipWS(body, i+1)
-		}
-	}
-	return sp, nil
-}
-
-// The skip functions walk JSON already checked by json.Valid.
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the offset past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-// skipValue returns the offset past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	}
-	for i < len(b) {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-		i++
-	}
-	return i
+	return dst, nil
 }
