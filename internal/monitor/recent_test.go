@@ -555,3 +555,58 @@ func BenchmarkRecentAdd(b *testing.B) {
 		}
 	}
 }
+
+// benchIDs are request ids for the benchmarks: twice a full memory's
+// worth, so that cycling through them adds ids the memory no longer holds.
+var benchIDs = sync.OnceValue(func() []string {
+	ids := make([]string, 2*benchCapacity)
+	for k := range ids {
+		ids[k] = "c670bb14-" + strconv.Itoa(k)
+	}
+	return ids
+})
+
+// benchCapacity is the gateway's default request memory.
+const benchCapacity = 1_000_000
+
+// fullRecent returns a memory of benchCapacity requests holding the
+// first benchCapacity of benchIDs, and the request it added them with.
+func fullRecent() (*Recent, *Request) {
+	r := NewRecent(benchCapacity, time.Hour)
+	req := &Request{Endpoint: "fraud", Answer: Prediction{Version: 3, Role: "stable", Values: []float64{0.93}, Width: 1, Latency: time.Millisecond}, Groups: []string{"DE"}}
+	for _, id := range benchIDs()[:benchCapacity] {
+		req.ID, req.Time = id, time.Now()
+		r.Add(req)
+	}
+	return r, req
+}
+
+// BenchmarkRecentAddFull remembers requests of ids it does not hold in a
+// full memory of the default size, each forgetting the oldest.
+func BenchmarkRecentAddFull(b *testing.B) {
+	r, req := fullRecent()
+	ids := benchIDs()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		req.ID, req.Time = ids[(benchCapacity+k)%len(ids)], time.Now()
+		r.Add(req)
+	}
+	if r.Len() != benchCapacity {
+		b.Fatalf("Len = %d, want %d", r.Len(), benchCapacity)
+	}
+}
+
+// BenchmarkRecentGetFull gets remembered requests back from a full memory
+// of the default size.
+func BenchmarkRecentGetFull(b *testing.B) {
+	r, _ := fullRecent()
+	ids := benchIDs()[:benchCapacity]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		if _, ok := r.Get(ids[k%len(ids)]); !ok {
+			b.Fatalf("Get(%s) failed", ids[k%len(ids)])
+		}
+	}
+}
