@@ -48,15 +48,19 @@ const MaxValues = 256
 // A gateway remembers up to millions of requests, so what is remembered is
 // kept out of the garbage collector's sight: a request is encoded into a
 // log of byte blocks, located through a ring of pointer-free slots, and
-// found through a map from a hash of its id to its slot (a map without
-// pointers is not scanned). The live heap thus holds a handful of large
-// objects instead of several small ones per request, and a GC cycle has
-// nothing of them to mark. Each block counts the records in it that still
-// belong to a remembered request and is freed when the count drops to zero,
-// so memory follows what is remembered: records are written in about the
-// order they are forgotten (a mirror's prediction and a repeated id's
-// replacement go when their request goes, never later), so a block rarely
-// outlives its records by much.
+// found through an index from a hash of its id to its slot, a hash table
+// of integers (see slotIndex) sized from the count limit so that it never
+// grows, whose one slice the GC does not scan. The live heap thus holds a
+// handful of large objects instead of several small ones per request, and
+// a GC cycle has nothing of them to mark. Two ids of the same 64-bit hash
+// share a slot: the later request replaces the earlier one, and a lookup
+// checks the id it finds, so the earlier id is no longer found. Each block
+// counts the records in it that still belong to a remembered request and
+// is freed when the count drops to zero, so memory follows what is
+// remembered: records are written in about the order they are forgotten (a
+// mirror's prediction and a repeated id's replacement go when their
+// request goes, never later), so a block rarely outlives its records by
+// much.
 type Recent struct {
 	horizon   time.Duration
 	max       int
@@ -65,11 +69,11 @@ type Recent struct {
 	blockSize int // capacity of a log block
 
 	mu      sync.Mutex
-	index   map[uint64]uint32 // hash of an id to its slot; guarded by mu
-	slots   []slot            // a ring in arrival order; guarded by mu
-	head    int               // index of the oldest slot; guarded by mu
-	n       int               // slots in use; guarded by mu
-	dropped uint64            // requests forgotten before their horizon; guarded by mu
+	index   slotIndex // hash of an id to its slot; guarded by mu
+	slots   []slot    // a ring in arrival order; guarded by mu
+	head    int       // index of the oldest slot; guarded by mu
+	n       int       // slots in use; guarded by mu
+	dropped uint64    // requests forgotten before their horizon; guarded by mu
 
 	blocks     []block  // the log; guarded by mu
 	freeBlocks []uint32 // indexes of blocks without a buffer; guarded by mu
@@ -80,7 +84,7 @@ type Recent struct {
 
 // slot is one remembered request. It holds no pointers.
 type slot struct {
-	hash uint64 // of the id: the key in Recent.index
+	hash uint64 // of the id: its key in Recent.index
 	sec  int64  // Time in Unix seconds
 	nsec uint32 // Time's nanoseconds, with utcTime when in UTC
 	// blk and off locate the request record.
@@ -114,10 +118,9 @@ const (
 )
 
 // NewRecent returns a memory of at most limit requests kept for horizon.
+// A limit below 1 is taken as 1, and one above 2^31-1 as 2^31-1.
 func NewRecent(limit int, horizon time.Duration) *Recent {
-	if limit <= 0 {
-		limit = 1
-	}
+	limit = min(max(limit, 1), maxRecent)
 	seed := maphash.MakeSeed()
 	return &Recent{
 		horizon:   horizon,
@@ -125,7 +128,7 @@ func NewRecent(limit int, horizon time.Duration) *Recent {
 		now:       time.Now,
 		hash:      func(id string) uint64 { return maphash.String(seed, id) },
 		blockSize: min(maxBlockSize, max(minBlockSize, 256*limit)),
-		index:     make(map[uint64]uint32, min(limit, 1024)),
+		index:     newSlotIndex(limit),
 		slots:     make([]slot, limit),
 		cur:       noRecord,
 	}
@@ -138,7 +141,7 @@ func (r *Recent) Add(req *Request) {
 	defer r.mu.Unlock()
 	r.expireLocked()
 	h := r.hash(req.ID)
-	i, dup := r.index[h]
+	i, dup := r.index.find(h, r.slots)
 	if dup {
 		// The same id, or, with a chance of about 2^-64 per pair,
 		// another id of the same hash: either way the new request
@@ -151,7 +154,7 @@ func (r *Recent) Add(req *Request) {
 		}
 		i = uint32((r.head + r.n) % r.max)
 		r.n++
-		r.index[h] = i
+		r.index.insert(h, i)
 	}
 	s := &r.slots[i]
 	*s = slot{hash: h, mblk: noRecord}
@@ -241,7 +244,7 @@ func (r *Recent) expireLocked() {
 // forgetOldestLocked forgets the request in the oldest slot.
 func (r *Recent) forgetOldestLocked() {
 	s := &r.slots[r.head]
-	delete(r.index, s.hash)
+	r.index.remove(s.hash, uint32(r.head))
 	r.releaseLocked(s)
 	r.head = (r.head + 1) % r.max
 	r.n--
@@ -249,7 +252,7 @@ func (r *Recent) forgetOldestLocked() {
 
 // lookupLocked returns the slot of id, or nil when id is not remembered.
 func (r *Recent) lookupLocked(id string) *slot {
-	i, ok := r.index[r.hash(id)]
+	i, ok := r.index.find(r.hash(id), r.slots)
 	if !ok {
 		return nil
 	}

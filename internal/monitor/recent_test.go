@@ -103,7 +103,7 @@ func (r *Recent) check(t *testing.T) {
 	for k := 0; k < r.n; k++ {
 		i := (r.head + k) % r.max
 		s := &r.slots[i]
-		if j, ok := r.index[s.hash]; !ok || int(j) != i {
+		if j, ok := r.index.find(s.hash, r.slots); !ok || int(j) != i {
 			t.Fatalf("slot %d: index has %d, %v", i, j, ok)
 		}
 		live[s.blk]++
@@ -116,8 +116,11 @@ func (r *Recent) check(t *testing.T) {
 			t.Fatalf("slot %d: %d mirror records, want %d", i, m, s.nmir)
 		}
 	}
-	if len(r.index) != r.n {
-		t.Fatalf("index has %d ids, want %d", len(r.index), r.n)
+	if r.index.n != r.n {
+		t.Fatalf("index has %d ids, want %d", r.index.n, r.n)
+	}
+	if err := r.index.verify(r.slots); err != nil {
+		t.Fatal(err)
 	}
 	for blk, b := range r.blocks {
 		if b.live != live[uint32(blk)] {
@@ -188,6 +191,17 @@ func sameRequest(got, want Request) bool {
 	return fmt.Sprintf("%#v", got) == fmt.Sprintf("%#v", want)
 }
 
+// oneRunHash gives each "req-N" id its own hash, but all of them the same
+// tag and a home at the end of the index: they form one probe run that
+// wraps around.
+func oneRunHash(id string) uint64 {
+	n, err := strconv.ParseUint(id[len("req-"):], 10, 32)
+	if err != nil {
+		panic(err)
+	}
+	return hashOf(^n)
+}
+
 func TestRecentMatchesReference(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -197,13 +211,16 @@ func TestRecentMatchesReference(t *testing.T) {
 		ids       int // distinct ids drawn from
 		maxValues int
 		ops       int
+		// hash replaces the id hash when set.
+		hash func(id string) uint64
 	}{
-		{"one slot", 1, time.Minute, 64, 3, 4, 2000},
-		{"small blocks many records", 50, time.Minute, 256, 120, 40, 20000},
-		{"records larger than blocks", 20, time.Minute, 64, 40, 300, 5000},
-		{"few ids many duplicates", 30, time.Hour, 512, 25, 10, 20000},
-		{"short horizon", 200, 5 * time.Second, 1024, 1000, 8, 20000},
-		{"default blocks", 1000, time.Minute, 0, 3000, MaxValues, 10000},
+		{"one slot", 1, time.Minute, 64, 3, 4, 2000, nil},
+		{"small blocks many records", 50, time.Minute, 256, 120, 40, 20000, nil},
+		{"records larger than blocks", 20, time.Minute, 64, 40, 300, 5000, nil},
+		{"few ids many duplicates", 30, time.Hour, 512, 25, 10, 20000, nil},
+		{"short horizon", 200, 5 * time.Second, 1024, 1000, 8, 20000, nil},
+		{"default blocks", 1000, time.Minute, 0, 3000, MaxValues, 10000, nil},
+		{"one probe run", 100, time.Minute, 512, 300, 8, 20000, oneRunHash},
 	}
 	for _, tt := range tests {
 		for seed := uint64(1); seed <= 3; seed++ {
@@ -215,6 +232,9 @@ func TestRecentMatchesReference(t *testing.T) {
 				r.now = clock
 				if tt.blockSize > 0 {
 					r.blockSize = tt.blockSize
+				}
+				if tt.hash != nil {
+					r.hash = tt.hash
 				}
 				ref := newRefRecent(tt.max, tt.horizon, clock)
 				id := func() string { return "req-" + strconv.Itoa(rng.IntN(tt.ids)) }
@@ -469,8 +489,7 @@ func TestRecentStorageHasNoPointers(t *testing.T) {
 	r := NewRecent(1, time.Hour)
 	for _, typ := range []reflect.Type{
 		reflect.TypeOf(r.slots).Elem(),
-		reflect.TypeOf(r.index).Key(),
-		reflect.TypeOf(r.index).Elem(),
+		reflect.TypeOf(r.index.entries).Elem(),
 		reflect.TypeOf(r.blocks[:0:0]).Elem().Field(0).Type.Elem(), // a block's bytes
 	} {
 		if hasPointers(typ) {
@@ -552,6 +571,61 @@ func BenchmarkRecentAdd(b *testing.B) {
 		r.AddMirror(id, mirror)
 		if _, ok := r.Get(id); !ok {
 			b.Fatalf("Get(%s) failed", id)
+		}
+	}
+}
+
+// benchIDs are request ids for the benchmarks: twice a full memory's
+// worth, so that cycling through them adds ids the memory no longer holds.
+var benchIDs = sync.OnceValue(func() []string {
+	ids := make([]string, 2*benchCapacity)
+	for k := range ids {
+		ids[k] = "c670bb14-" + strconv.Itoa(k)
+	}
+	return ids
+})
+
+// benchCapacity is the gateway's default request memory.
+const benchCapacity = 1_000_000
+
+// fullRecent returns a memory of benchCapacity requests holding the
+// first benchCapacity of benchIDs, and the request it added them with.
+func fullRecent() (*Recent, *Request) {
+	r := NewRecent(benchCapacity, time.Hour)
+	req := &Request{Endpoint: "fraud", Answer: Prediction{Version: 3, Role: "stable", Values: []float64{0.93}, Width: 1, Latency: time.Millisecond}, Groups: []string{"DE"}}
+	for _, id := range benchIDs()[:benchCapacity] {
+		req.ID, req.Time = id, time.Now()
+		r.Add(req)
+	}
+	return r, req
+}
+
+// BenchmarkRecentAddFull remembers requests of ids it does not hold in a
+// full memory of the default size, each forgetting the oldest.
+func BenchmarkRecentAddFull(b *testing.B) {
+	r, req := fullRecent()
+	ids := benchIDs()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		req.ID, req.Time = ids[(benchCapacity+k)%len(ids)], time.Now()
+		r.Add(req)
+	}
+	if r.Len() != benchCapacity {
+		b.Fatalf("Len = %d, want %d", r.Len(), benchCapacity)
+	}
+}
+
+// BenchmarkRecentGetFull gets remembered requests back from a full memory
+// of the default size.
+func BenchmarkRecentGetFull(b *testing.B) {
+	r, _ := fullRecent()
+	ids := benchIDs()[:benchCapacity]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		if _, ok := r.Get(ids[k%len(ids)]); !ok {
+			b.Fatalf("Get(%s) failed", ids[k%len(ids)])
 		}
 	}
 }
