@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-latency
+.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-latency pgo
 
 build:
 	$(GO) build -o sluice ./cmd/sluice
@@ -60,3 +60,11 @@ bench-gateway:
 # queueing.
 bench-gateway-latency:
 	CONNS=1 ROUNDS=3 DURATION=8 TARGETS="direct nginx-canary nginx-shadow" bench/gateway/run.sh
+
+# Regenerate cmd/sluice/default.pgo, the CPU profile `go build` uses for
+# profile-guided optimization of the sluice binary: the lean inference path
+# to external model servers (canary, 95/5) and pipelined shadow copies.
+pgo:
+	$(GO) test ./internal/gateway/ -run '^$$' -bench 'HarnessRequestLean' -benchtime 8s -cpuprofile /tmp/sluice-pgo-lean.pprof -o /tmp/sluice-pgo-lean.test
+	$(GO) test ./internal/gateway/ -run '^$$' -bench 'MirrorRemote/pipeline=default' -benchtime 4s -cpuprofile /tmp/sluice-pgo-mirror.pprof -o /tmp/sluice-pgo-mirror.test
+	$(GO) tool pprof -proto /tmp/sluice-pgo-lean.pprof /tmp/sluice-pgo-mirror.pprof > cmd/sluice/default.pgo

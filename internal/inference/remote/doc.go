@@ -27,7 +27,9 @@
 // (connection refused or reset, a 502, 503 or 504) is retried once on
 // another healthy replica: inference is a pure function of its input, so
 // the POST is idempotent. Both attempts share one deadline, the version's
-// timeout, so no call outlives it.
+// timeout, so no call outlives it (by more than a sixteenth of it: a busy
+// connection keeps a deadline already within that range rather than
+// resetting it for each call).
 //
 // # Errors
 //
