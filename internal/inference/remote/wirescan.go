@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -212,24 +213,14 @@ func keyIs(raw []byte, name string) bool {
 
 // hex4 decodes four hex digits, or returns -1.
 func hex4(b []byte) rune {
+	var v [2]byte
 	if len(b) < 4 {
 		return -1
 	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
+	if _, err := hex.Decode(v[:], b[:4]); err != nil {
+		return -1
 	}
-	return r
+	return rune(v[0])<<8 | rune(v[1])
 }
 
 // inStringStop marks the bytes that end a run of plain bytes in a
