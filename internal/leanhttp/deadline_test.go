@@ -3,7 +3,6 @@ package leanhttp
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -200,7 +199,7 @@ func TestIdleTimeoutAfterBusy(t *testing.T) {
 					return cl
 				}
 			}
-			addr := startLeanWrapped(t, constHandler{}, tc.opts, wrap)
+			_, addr := startLeanOn(t, constHandler{}, tc.opts, wrap)
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -259,7 +258,7 @@ func TestTimeoutsAfterBusy(t *testing.T) {
 		{"body", "POST /lean/a HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n{", strings.Repeat("1", 299), read},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := startLeanWrapped(t, constHandler{}, opts, nil)
+			_, addr := startLean(t, constHandler{}, opts)
 			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -292,35 +291,4 @@ func TestTimeoutsAfterBusy(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startLeanWrapped is startLean with the listener passed through wrap
-// (nil: as it is); it returns the address.
-func startLeanWrapped(t *testing.T, h Handler, opts Options, wrap func(net.Listener) net.Listener) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if wrap != nil {
-		ln = wrap(ln)
-	}
-	s := New(h, opts)
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "net/http %s", r.URL.Path)
-	}), ReadHeaderTimeout: time.Second}
-	done := make(chan error, 2)
-	go func() { done <- s.Serve(ln) }()
-	go func() { done <- hs.Serve(s.Handoff()) }()
-	t.Cleanup(func() {
-		s.Close()
-		hs.Close()
-		for range 2 {
-			if err := <-done; !errors.Is(err, ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	})
-	return addr
 }

@@ -49,9 +49,20 @@ func (h *routes) ServeLean(w *Response, r *Request) {
 // "net/http PATH".
 func startLean(t *testing.T, h Handler, opts Options) (*Server, string) {
 	t.Helper()
+	return startLeanOn(t, h, opts, nil)
+}
+
+// startLeanOn is startLean with the listener passed through wrap (nil: as
+// it is).
+func startLeanOn(t *testing.T, h Handler, opts Options, wrap func(net.Listener) net.Listener) (*Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	s := New(h, opts)
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +81,7 @@ func startLean(t *testing.T, h Handler, opts Options) (*Server, string) {
 			}
 		}
 	})
-	return s, ln.Addr().String()
+	return s, addr
 }
 
 func post(path, headers, body string) string {
