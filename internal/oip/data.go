@@ -34,8 +34,17 @@ type dataDecoder struct {
 	kind   elemKind     // which slice of t receives the elements
 	lo, hi int64        // range of kindInt
 	idx    [maxDims]int // index being read at each nesting level
-	arena  []byte       // BYTES contents, back to back
-	ends   []int        // end of each BYTES element in arena
+	// strs holds the elements of BYTES data. It lives apart because the
+	// elements end up in the result, and escape analysis, which does not
+	// tell the fields of a variable apart, would then move what s points
+	// to, the request decoder, to the heap.
+	strs *byteStrings
+}
+
+// byteStrings holds the elements of BYTES data as they are read.
+type byteStrings struct {
+	arena []byte // contents, back to back
+	ends  []int  // end of each element in arena
 }
 
 // data reads the "data" array at s.pos into t, whose datatype and shape
@@ -47,6 +56,7 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 		return inference.Inputf(fmt.Sprintf("inputs[%d].shape", input), "%s", err)
 	}
 	dd := dataDecoder{s: s, t: t, input: input, n: n}
+	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
 	hint := min(n, (len(s.buf)-s.pos)/2+1)
@@ -61,7 +71,8 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 		dd.kind, t.Bool = kindBool, make([]bool, 0, hint)
 	case inference.BYTES:
 		dd.kind, t.Bytes = kindBytes, make([][]byte, 0, hint)
-		dd.ends = make([]int, 0, hint)
+		strs.ends = make([]int, 0, hint)
+		dd.strs = &strs
 	default:
 		dd.kind, t.I64 = kindInt, make([]int64, 0, hint)
 		dd.lo, dd.hi = intRange(t.Datatype)
@@ -79,8 +90,8 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 	}
 	if dd.kind == kindBytes {
 		start := 0
-		for _, end := range dd.ends {
-			t.Bytes = append(t.Bytes, dd.arena[start:end:end])
+		for _, end := range strs.ends {
+			t.Bytes = append(t.Bytes, strs.arena[start:end:end])
 			start = end
 		}
 	}
@@ -258,8 +269,8 @@ func (d *dataDecoder) elem(c byte, level int) error {
 		if err != nil {
 			return err
 		}
-		d.arena = append(d.arena, b...)
-		d.ends = append(d.ends, len(d.arena))
+		d.strs.arena = append(d.strs.arena, b...)
+		d.strs.ends = append(d.strs.ends, len(d.strs.arena))
 		return nil
 	}
 	if c == 'n' && (d.kind == kindFloat32 || d.kind == kindFloat64) {

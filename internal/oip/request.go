@@ -378,10 +378,12 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 		}
 	}
 	if dataAt >= 0 {
-		sub := &reqDecoder{scanner: scanner{buf: s.buf, pos: dataAt, depth: dataDepth, scratch: s.scratch}}
-		if err := sub.data(idx, t); err != nil {
+		end, depth := s.pos, s.depth
+		s.pos, s.depth = dataAt, dataDepth
+		if err := d.data(idx, t); err != nil {
 			return nil, err
 		}
+		s.pos, s.depth = end, depth
 	}
 	return params, nil
 }
