@@ -59,22 +59,24 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
+	// The arena costs nothing more: data that fits there gets room for
+	// all of its elements.
 	hint := min(n, (len(s.buf)-s.pos)/2+1)
 	switch t.Datatype {
 	case inference.FP32, inference.FP16:
-		dd.kind, t.F32 = kindFloat32, make([]float32, 0, hint)
+		dd.kind, t.F32 = kindFloat32, dataSlice[float32](&d.mem, n, hint)
 	case inference.FP64:
-		dd.kind, t.F64 = kindFloat64, make([]float64, 0, hint)
+		dd.kind, t.F64 = kindFloat64, dataSlice[float64](&d.mem, n, hint)
 	case inference.UINT64:
-		dd.kind, t.U64 = kindUint64, make([]uint64, 0, hint)
+		dd.kind, t.U64 = kindUint64, dataSlice[uint64](&d.mem, n, hint)
 	case inference.BOOL:
-		dd.kind, t.Bool = kindBool, make([]bool, 0, hint)
+		dd.kind, t.Bool = kindBool, dataSlice[bool](&d.mem, n, hint)
 	case inference.BYTES:
 		dd.kind, t.Bytes = kindBytes, make([][]byte, 0, hint)
 		strs.ends = make([]int, 0, hint)
 		dd.strs = &strs
 	default:
-		dd.kind, t.I64 = kindInt, make([]int64, 0, hint)
+		dd.kind, t.I64 = kindInt, dataSlice[int64](&d.mem, n, hint)
 		dd.lo, dd.hi = intRange(t.Datatype)
 	}
 	if err := s.enter(); err != nil {
@@ -96,6 +98,15 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// dataSlice returns an empty slice for n elements: in the arena when they
+// fit, else a new one with room for hint.
+func dataSlice[T float32 | float64 | int64 | uint64 | bool](a *arena, n, hint int) []T {
+	if s := arenaSlice[T](a, n); s != nil {
+		return s
+	}
+	return make([]T, 0, hint)
 }
 
 // intRange returns the values an integer datatype held in I64 can take.
