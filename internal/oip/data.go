@@ -34,8 +34,17 @@ type dataDecoder struct {
 	kind   elemKind     // which slice of t receives the elements
 	lo, hi int64        // range of kindInt
 	idx    [maxDims]int // index being read at each nesting level
-	arena  []byte       // BYTES contents, back to back
-	ends   []int        // end of each BYTES element in arena
+	// strs holds the elements of BYTES data. It lives apart because the
+	// elements end up in the result, and escape analysis, which does not
+	// tell the fields of a variable apart, would then move what s points
+	// to, the request decoder, to the heap.
+	strs *byteStrings
+}
+
+// byteStrings holds the elements of BYTES data as they are read.
+type byteStrings struct {
+	arena []byte // contents, back to back
+	ends  []int  // end of each element in arena
 }
 
 // data reads the "data" array at s.pos into t, whose datatype and shape
@@ -47,23 +56,27 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 		return inference.Inputf(fmt.Sprintf("inputs[%d].shape", input), "%s", err)
 	}
 	dd := dataDecoder{s: s, t: t, input: input, n: n}
+	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
+	// The arena costs nothing more: data that fits there gets room for
+	// all of its elements.
 	hint := min(n, (len(s.buf)-s.pos)/2+1)
 	switch t.Datatype {
 	case inference.FP32, inference.FP16:
-		dd.kind, t.F32 = kindFloat32, make([]float32, 0, hint)
+		dd.kind, t.F32 = kindFloat32, dataSlice[float32](&d.mem, n, hint)
 	case inference.FP64:
-		dd.kind, t.F64 = kindFloat64, make([]float64, 0, hint)
+		dd.kind, t.F64 = kindFloat64, dataSlice[float64](&d.mem, n, hint)
 	case inference.UINT64:
-		dd.kind, t.U64 = kindUint64, make([]uint64, 0, hint)
+		dd.kind, t.U64 = kindUint64, dataSlice[uint64](&d.mem, n, hint)
 	case inference.BOOL:
-		dd.kind, t.Bool = kindBool, make([]bool, 0, hint)
+		dd.kind, t.Bool = kindBool, dataSlice[bool](&d.mem, n, hint)
 	case inference.BYTES:
 		dd.kind, t.Bytes = kindBytes, make([][]byte, 0, hint)
-		dd.ends = make([]int, 0, hint)
+		strs.ends = make([]int, 0, hint)
+		dd.strs = &strs
 	default:
-		dd.kind, t.I64 = kindInt, make([]int64, 0, hint)
+		dd.kind, t.I64 = kindInt, dataSlice[int64](&d.mem, n, hint)
 		dd.lo, dd.hi = intRange(t.Datatype)
 	}
 	if err := s.enter(); err != nil {
@@ -79,12 +92,21 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 	}
 	if dd.kind == kindBytes {
 		start := 0
-		for _, end := range dd.ends {
-			t.Bytes = append(t.Bytes, dd.arena[start:end:end])
+		for _, end := range strs.ends {
+			t.Bytes = append(t.Bytes, strs.arena[start:end:end])
 			start = end
 		}
 	}
 	return nil
+}
+
+// dataSlice returns an empty slice for n elements: in the arena when they
+// fit, else a new one with room for hint.
+func dataSlice[T float32 | float64 | int64 | uint64 | bool](a *arena, n, hint int) []T {
+	if s := arenaSlice[T](a, n); s != nil {
+		return s
+	}
+	return make([]T, 0, hint)
 }
 
 // intRange returns the values an integer datatype held in I64 can take.
@@ -258,8 +280,8 @@ func (d *dataDecoder) elem(c byte, level int) error {
 		if err != nil {
 			return err
 		}
-		d.arena = append(d.arena, b...)
-		d.ends = append(d.ends, len(d.arena))
+		d.strs.arena = append(d.strs.arena, b...)
+		d.strs.ends = append(d.strs.ends, len(d.strs.arena))
 		return nil
 	}
 	if c == 'n' && (d.kind == kindFloat32 || d.kind == kindFloat64) {

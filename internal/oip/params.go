@@ -83,8 +83,8 @@ func (p Params) Equal(q Params) bool {
 func (p Params) String() string { return fmt.Sprint(p.Map()) }
 
 // checkParams checks the parameters object at s.pos as readParams reads
-// it, with the same errors, and returns a copy of its JSON (nil for
-// null). path names it in errors.
+// it, with the same errors, and returns its JSON, a slice of s.buf (nil
+// for null). path names it in errors.
 func (s *scanner) checkParams(path func() string) ([]byte, error) {
 	switch s.peek() {
 	case 'n':
@@ -104,7 +104,7 @@ func (s *scanner) checkParams(path func() string) ([]byte, error) {
 			return nil, err
 		}
 		if !ok {
-			return append([]byte(nil), s.buf[start:s.pos]...), nil
+			return s.buf[start:s.pos], nil
 		}
 		if keys.add(s, key) {
 			return nil, duplicateKey(0, path(), key)

@@ -100,18 +100,22 @@ type reqDecoder struct {
 	scanner
 	max   int // element limit
 	total int // elements of the inputs decoded so far
+	blk   *reqBlock
+	mem   arena // the rest of blk's arena
 }
 
 // DecodeInferRequest decodes and validates an Open Inference Protocol v2
 // inference request. Every error is an *inference.InputError naming the
-// JSON path at fault. The result does not alias body.
+// JSON path at fault. The result does not alias body. A small request
+// (one input and output, a few hundred bytes) takes one allocation; see
+// reqBlock.
 func DecodeInferRequest(body []byte, lim Limits) (*InferRequest, error) {
-	d := reqDecoder{scanner: scanner{buf: body}, max: lim.maxElements()}
-	req := &InferRequest{}
-	if err := d.request(req); err != nil {
+	blk := new(reqBlock)
+	d := reqDecoder{scanner: scanner{buf: body}, max: lim.maxElements(), blk: blk, mem: arena{mem: &blk.arena}}
+	if err := d.request(&blk.req); err != nil {
 		return nil, err
 	}
-	return req, nil
+	return &blk.req, nil
 }
 
 // topObject positions s inside the top-level object, or explains why the
@@ -183,14 +187,17 @@ func (d *reqDecoder) request(req *InferRequest) error {
 				if err != nil {
 					return err
 				}
-				req.ID = string(b)
+				req.ID = d.mem.string(b)
 			case 'n':
 				err = s.literal("null")
 			default:
 				err = s.typeError("id", "a string")
 			}
 		case fieldParameters:
-			req.Parameters.json, err = s.checkParams(func() string { return "parameters" })
+			var raw []byte
+			if raw, err = s.checkParams(func() string { return "parameters" }); raw != nil {
+				req.Parameters.json = d.mem.bytes(raw)
+			}
 		case fieldInputs:
 			err = d.inputs(req)
 		case fieldOutputs:
@@ -222,6 +229,7 @@ func (d *reqDecoder) inputs(req *InferRequest) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
+	req.Inputs = d.blk.in[:0:len(d.blk.in)]
 	for i := 0; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
@@ -327,7 +335,7 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 			if len(b) == 0 {
 				return nil, inference.Inputf(field("name"), "must not be empty")
 			}
-			t.Name = string(b)
+			t.Name = d.mem.string(b)
 		case fieldDatatype:
 			if c != '"' {
 				return nil, s.typeError(field("datatype"), "a string")
@@ -378,10 +386,12 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 		}
 	}
 	if dataAt >= 0 {
-		sub := &reqDecoder{scanner: scanner{buf: s.buf, pos: dataAt, depth: dataDepth, scratch: s.scratch}}
-		if err := sub.data(idx, t); err != nil {
+		end, depth := s.pos, s.depth
+		s.pos, s.depth = dataAt, dataDepth
+		if err := d.data(idx, t); err != nil {
 			return nil, err
 		}
+		s.pos, s.depth = end, depth
 	}
 	return params, nil
 }
@@ -441,7 +451,10 @@ func (d *reqDecoder) shape(idx int) ([]int64, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
-	shape := make([]int64, 0, 4)
+	// Read the dimensions on the stack, then copy them to the arena: most
+	// shapes have a few.
+	var dims [8]int64
+	read := dims[:0]
 	for i := 0; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
@@ -472,8 +485,9 @@ func (d *reqDecoder) shape(idx int) ([]int64, error) {
 		case !ok || mag > 1<<62:
 			return nil, inference.Inputf(dimField(), "%s is too large", truncate(n.lit))
 		}
-		shape = append(shape, int64(mag))
+		read = append(read, int64(mag))
 	}
+	shape := append(d.mem.int64s(len(read)), read...)
 	n, err := inference.NumElements(shape)
 	if err != nil || n > d.max-d.total {
 		return nil, inference.Inputf(field(), "%s has too many elements: a request may hold at most %d", formatShape(shape), d.max)
@@ -530,7 +544,7 @@ func (d *reqDecoder) outputs(req *InferRequest) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	req.Outputs = []RequestedOutput{}
+	req.Outputs = d.blk.out[:0:len(d.blk.out)]
 	for i := 0; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
@@ -587,7 +601,7 @@ func (d *reqDecoder) outputs(req *InferRequest) error {
 				if len(b) == 0 {
 					return inference.Inputf(field("name"), "must not be empty")
 				}
-				out.Name = string(b)
+				out.Name = d.mem.string(b)
 				named = true
 			case 'n':
 				if err := s.literal("null"); err != nil {
