@@ -298,9 +298,10 @@ func (g *Gateway) serveInfer(a answer, ir *inferRequest) {
 		return
 	}
 	defer g.releaseCall(c)
-	in := g.bufs.Get().(*bytes.Buffer)
-	defer g.putBuf(in)
-	body, herr := g.inferBody(ir, in)
+	body, in, herr := g.inferBody(ir)
+	if in != nil {
+		defer g.putBuf(in)
+	}
 	if herr != nil {
 		g.failTo(a, herr)
 		return
@@ -376,9 +377,10 @@ func (g *Gateway) servePredict(a answer, ir *inferRequest) {
 		g.failTo(a, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("endpoint %q serves a model without named features; use POST /v2/models/%s/infer with tensors", c.ep.Name, c.ep.Name)})
 		return
 	}
-	in := g.bufs.Get().(*bytes.Buffer)
-	defer g.putBuf(in)
-	body, herr := g.inferBody(ir, in)
+	body, in, herr := g.inferBody(ir)
+	if in != nil {
+		defer g.putBuf(in)
+	}
 	if herr != nil {
 		g.failTo(a, herr)
 		return
@@ -428,19 +430,21 @@ func (g *Gateway) servePredict(a answer, ir *inferRequest) {
 	a.json(http.StatusOK, out.Bytes())
 }
 
-// inferBody returns the request body: read into buf from net/http, or the
-// body the lean loop read, with 413 over the limit either way.
-func (g *Gateway) inferBody(ir *inferRequest, buf *bytes.Buffer) ([]byte, *httpError) {
+// inferBody returns the request body: read from net/http into a pooled
+// buffer, which it also returns for the caller to put back, or the body
+// the lean loop read (no buffer), with 413 over the limit either way.
+func (g *Gateway) inferBody(ir *inferRequest) ([]byte, *bytes.Buffer, *httpError) {
 	if ir.hr != nil {
+		buf := g.bufs.Get().(*bytes.Buffer)
 		if herr := g.readBody(ir.hw, ir.hr, buf); herr != nil {
-			return nil, herr
+			return nil, buf, herr
 		}
-		return buf.Bytes(), nil
+		return buf.Bytes(), buf, nil
 	}
 	if ir.contentLength > g.opts.MaxBodyBytes {
-		return nil, tooLarge(ir.contentLength, g.opts.MaxBodyBytes)
+		return nil, nil, tooLarge(ir.contentLength, g.opts.MaxBodyBytes)
 	}
-	return ir.body, nil
+	return ir.body, nil, nil
 }
 
 // tooLarge is the 413 for a declared body length over the limit.
