@@ -1,6 +1,8 @@
 package predlog
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -201,6 +203,34 @@ func TestSpecial8(t *testing.T) {
 					t.Fatalf("special8 of byte %#x at %d among %q = %v, want %v", c, pos, fill, got, want)
 				}
 			}
+		}
+	}
+}
+
+func TestDigits8AndDecimalLen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range append([]uint32{0, 1, 9, 10, 99, 100, 9999, 10000, 99999999}, func() []uint32 {
+		var ns []uint32
+		for range 100000 {
+			ns = append(ns, rng.Uint32N(1e8))
+		}
+		return ns
+	}()...) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], digits8(n))
+		if got, want := string(b[:]), fmt.Sprintf("%08d", n); got != want {
+			t.Fatalf("digits8(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for _, n := range []uint64{0, 1, 9, 10, 11, 99, 100, 1<<63 - 1, 1 << 63, math.MaxUint64, 1e18 - 1, 1e18, 1e19 - 1, 1e19} {
+		if got, want := decimalLen(n), len(strconv.FormatUint(n, 10)); got != want {
+			t.Errorf("decimalLen(%d) = %d, want %d", n, got, want)
+		}
+	}
+	for range 100000 {
+		n := rng.Uint64() >> rng.IntN(64)
+		if got, want := decimalLen(n), len(strconv.FormatUint(n, 10)); got != want {
+			t.Fatalf("decimalLen(%d) = %d, want %d", n, got, want)
 		}
 	}
 }

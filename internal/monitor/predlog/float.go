@@ -1,6 +1,7 @@
 package predlog
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"strconv"
@@ -117,8 +118,10 @@ func appendFixed(b []byte, x float64) ([]byte, bool) {
 	// Of the multiples of 10^j next to v, t and t+1 (over 10^j), the one
 	// in range, or the nearer one, or the even one.
 	q := shiftRight128(vh, vl, s)
-	p := pow10[j]
-	t := q / p
+	p, t := pow10[j], q
+	if j > 0 {
+		t /= p
+	}
 	if t < a {
 		t++
 	} else if t+1 <= c {
@@ -132,22 +135,12 @@ func appendFixed(b []byte, x float64) ([]byte, bool) {
 		t /= 10
 		j++
 	}
-	var buf [20]byte
-	i := len(buf)
-	for t >= 100 {
-		d := t % 100 * 2
-		t /= 100
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[d], digitPairs[d+1]
-	}
-	if t >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[t*2], digitPairs[t*2+1]
-	} else {
-		i--
-		buf[i] = byte('0' + t)
-	}
-	digits := buf[i:]
+	// t < 10^18: its digits, eight at a time.
+	var buf [24]byte
+	binary.LittleEndian.PutUint64(buf[16:], digits8(uint32(t%1e8)))
+	binary.LittleEndian.PutUint64(buf[8:], digits8(uint32(t/1e8%1e8)))
+	binary.LittleEndian.PutUint16(buf[6:], uint16(digits8(uint32(t/1e16))>>48))
+	digits := buf[len(buf)-decimalLen(t):]
 	nd := len(digits)
 	dp := nd + j - k // digits before the decimal point
 	if dp-1 < -4 || dp-1 >= 6 {
@@ -169,6 +162,30 @@ func appendFixed(b []byte, x float64) ([]byte, bool) {
 		b = append(b, digits[dp:]...)
 	}
 	return b, true
+}
+
+// digits8 returns the eight decimal digits of n, below 10^8, as the
+// bytes of a little-endian uint64: the first digit in the low byte. n is
+// split in two numbers of four digits, in 32-bit lanes, and these in two
+// of two digits, in 16-bit lanes, and these in digits, in bytes;
+// multiplications by 10486/2^20 and 103/2^10 divide by 100 and by 10
+// exactly for the numbers they are applied to.
+func digits8(n uint32) uint64 {
+	x := uint64(n/10000) | uint64(n%10000)<<32
+	y := x * 10486 >> 20 & 0x0000007f0000007f
+	x = y | (x-y*100)<<16
+	y = x * 103 >> 10 & 0x000f000f000f000f
+	x = y | (x-y*10)<<8
+	return x + 0x3030303030303030
+}
+
+// decimalLen returns the number of decimal digits of n.
+func decimalLen(n uint64) int {
+	l := bits.Len64(n|1) * 1233 >> 12 // n has l or l+1 digits
+	if l < len(pow10) && n >= pow10[l] {
+		l++
+	}
+	return max(l, 1)
 }
 
 // shiftRight128 returns (h·2^64 + l) / 2^s, for 0 < s < 128 and a quotient
