@@ -264,28 +264,29 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
 	}
-	// The request memory copies what it remembers, so a few answer values
-	// may live on the stack, unless copies to mirrors take them along.
-	var small [4]float64
-	mem := small[:0]
-	if len(c.mirrors) > 0 {
-		mem = nil
+	if len(c.mirrors) == 0 {
+		// The request memory copies what it remembers, so a few answer
+		// values may live on the stack. The answer of a mirrored request
+		// goes along with the copies to the mirrors, so it is built on
+		// the heap below, apart from small for the escape analysis.
+		var small [4]float64
+		answer := predictionIn(small[:0], c.b, string(c.role), outputs, took)
+		g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
+		return outputs, nil
 	}
-	answer := predictionIn(mem, c.b, string(c.role), outputs, took)
+	answer := predictionIn(nil, c.b, string(c.role), outputs, took)
 	g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
-	if len(c.mirrors) > 0 {
-		seg := c.segment(inputs)
-		for _, v := range c.mirrors {
-			mb := c.ep.Backends[v]
-			if mb == nil {
-				continue
-			}
-			j := mirrorJob{endpoint: c.ep.Name, rid: rid, backend: mb, role: string(c.ep.Plan.Role(v)), inputs: inputs, answer: answer, segment: seg}
-			if g.tracer != nil {
-				j.trace = trace.SpanContextFromContext(ctx)
-			}
-			g.enqueueMirror(j)
+	seg := c.segment(inputs)
+	for _, v := range c.mirrors {
+		mb := c.ep.Backends[v]
+		if mb == nil {
+			continue
 		}
+		j := mirrorJob{endpoint: c.ep.Name, rid: rid, backend: mb, role: string(c.ep.Plan.Role(v)), inputs: inputs, answer: answer, segment: seg}
+		if g.tracer != nil {
+			j.trace = trace.SpanContextFromContext(ctx)
+		}
+		g.enqueueMirror(j)
 	}
 	return outputs, nil
 }

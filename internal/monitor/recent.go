@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -65,8 +66,11 @@ type Recent struct {
 	horizon   time.Duration
 	max       int
 	now       func() time.Time
-	hash      func(id string) uint64
-	blockSize int // capacity of a log block
+	seed      maphash.Seed // of the id hash, random per memory
+	blockSize int          // capacity of a log block
+	// fixedHash replaces the hash of the ids it holds; nil but in tests
+	// that need hashes to collide or to share a probe run.
+	fixedHash map[string]uint64
 
 	mu      sync.Mutex
 	index   slotIndex // hash of an id to its slot; guarded by mu
@@ -79,7 +83,6 @@ type Recent struct {
 	freeBlocks []uint32 // indexes of blocks without a buffer; guarded by mu
 	cur        uint32   // block appended to, or noRecord; guarded by mu
 	spare      []byte   // a freed block's buffer for the next block; guarded by mu
-	scratch    []byte   // the record being encoded; guarded by mu
 }
 
 // slot is one remembered request. It holds no pointers.
@@ -121,12 +124,11 @@ const (
 // A limit below 1 is taken as 1, and one above 2^31-1 as 2^31-1.
 func NewRecent(limit int, horizon time.Duration) *Recent {
 	limit = min(max(limit, 1), maxRecent)
-	seed := maphash.MakeSeed()
 	return &Recent{
 		horizon:   horizon,
 		max:       limit,
 		now:       time.Now,
-		hash:      func(id string) uint64 { return maphash.String(seed, id) },
+		seed:      maphash.MakeSeed(),
 		blockSize: min(maxBlockSize, max(minBlockSize, 256*limit)),
 		index:     newSlotIndex(limit),
 		slots:     make([]slot, limit),
@@ -137,24 +139,39 @@ func NewRecent(limit int, horizon time.Duration) *Recent {
 // Add remembers a copy of a request. A repeated id replaces the earlier
 // request, which keeps its place in the arrival order.
 func (r *Recent) Add(req *Request) {
+	h, size := r.hash(req.ID), requestSize(req)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.expireLocked()
-	h := r.hash(req.ID)
-	i, dup := r.index.find(h, r.slots)
+	// In a large memory the index entries of the id and, when the memory
+	// is full, of the oldest request, which a new id makes it forget, are
+	// most likely cache misses: both are loaded before either is looked
+	// at, so that the two waits overlap.
+	x := &r.index
+	k, e := x.probe(h)
+	full := r.n == r.max
+	var oldK, oldE uint64
+	if full {
+		oldK, oldE = x.probe(r.slots[r.head].hash)
+	}
+	i, dup := x.findFrom(h, k, e, r.slots)
 	if dup {
 		// The same id, or, with a chance of about 2^-64 per pair,
 		// another id of the same hash: either way the new request
 		// takes the slot.
 		r.releaseLocked(&r.slots[i])
 	} else {
-		if r.n == r.max {
-			r.forgetOldestLocked()
+		if full {
+			r.forgetOldestLocked(oldK, oldE)
 			r.dropped++
 		}
-		i = uint32((r.head + r.n) % r.max)
+		j := r.head + r.n
+		if j >= r.max {
+			j -= r.max
+		}
+		i = uint32(j)
 		r.n++
-		r.index.insert(h, i)
+		x.insert(h, i)
 	}
 	s := &r.slots[i]
 	*s = slot{hash: h, mblk: noRecord}
@@ -162,25 +179,25 @@ func (r *Recent) Add(req *Request) {
 	if req.Time.Location() == time.UTC {
 		s.nsec |= utcTime
 	}
-	r.scratch = appendRequest(r.scratch[:0], req)
-	s.blk, s.off = r.writeLocked(r.scratch)
-	for _, m := range req.Mirrors {
-		r.addMirrorLocked(s, m)
+	var rec []byte
+	s.blk, s.off, rec = r.reserveLocked(size)
+	appendRequest(rec, req)
+	for k := range req.Mirrors {
+		r.addMirrorLocked(s, &req.Mirrors[k])
 	}
-	r.trimScratchLocked()
 }
 
 // AddMirror records a mirrored version's prediction for a remembered
 // request; it reports false when the request is no longer remembered.
 func (r *Recent) AddMirror(id string, p Prediction) bool {
+	h := r.hash(id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.lookupLocked(id)
+	s := r.lookupLocked(id, h)
 	if s == nil {
 		return false
 	}
-	r.addMirrorLocked(s, p)
-	r.trimScratchLocked()
+	r.addMirrorLocked(s, &p)
 	return true
 }
 
@@ -189,9 +206,10 @@ func (r *Recent) AddMirror(id string, p Prediction) bool {
 // Recent. Its Time has no monotonic clock reading and is in UTC when it
 // was added in UTC, else in the local time zone.
 func (r *Recent) Get(id string) (Request, bool) {
+	h := r.hash(id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.lookupLocked(id)
+	s := r.lookupLocked(id, h)
 	if s == nil || r.now().Sub(s.time()) > r.horizon {
 		return Request{}, false
 	}
@@ -233,26 +251,45 @@ func (r *Recent) Dropped() uint64 {
 	return r.dropped
 }
 
+// hash returns the hash of an id. It is seeded at random for each
+// memory, so that ids cannot be chosen to collide (hash flooding), and
+// called directly rather than through a function value, so that the id,
+// and with it what a caller's request holds, does not escape to the heap.
+func (r *Recent) hash(id string) uint64 {
+	if r.fixedHash != nil {
+		if h, ok := r.fixedHash[id]; ok {
+			return h
+		}
+	}
+	return maphash.String(r.seed, id)
+}
+
 // expireLocked forgets requests older than the horizon.
 func (r *Recent) expireLocked() {
 	now := r.now()
 	for r.n > 0 && now.Sub(r.slots[r.head].time()) > r.horizon {
-		r.forgetOldestLocked()
+		k, e := r.index.probe(r.slots[r.head].hash)
+		r.forgetOldestLocked(k, e)
 	}
 }
 
-// forgetOldestLocked forgets the request in the oldest slot.
-func (r *Recent) forgetOldestLocked() {
+// forgetOldestLocked forgets the request in the oldest slot, whose hash
+// has its home at k in the index, where the entry is e.
+func (r *Recent) forgetOldestLocked(k, e uint64) {
 	s := &r.slots[r.head]
-	r.index.remove(s.hash, uint32(r.head))
+	r.index.removeFrom(s.hash, uint32(r.head), k, e)
 	r.releaseLocked(s)
-	r.head = (r.head + 1) % r.max
+	r.head++
+	if r.head == r.max {
+		r.head = 0
+	}
 	r.n--
 }
 
-// lookupLocked returns the slot of id, or nil when id is not remembered.
-func (r *Recent) lookupLocked(id string) *slot {
-	i, ok := r.index.find(r.hash(id), r.slots)
+// lookupLocked returns the slot of id, whose hash is h, or nil when id is
+// not remembered.
+func (r *Recent) lookupLocked(id string, h uint64) *slot {
+	i, ok := r.index.find(h, r.slots)
 	if !ok {
 		return nil
 	}
@@ -265,11 +302,12 @@ func (r *Recent) lookupLocked(id string) *slot {
 }
 
 // addMirrorLocked appends a mirror record to the slot's chain.
-func (r *Recent) addMirrorLocked(s *slot, p Prediction) {
-	r.scratch = binary.LittleEndian.AppendUint32(r.scratch[:0], s.mblk)
-	r.scratch = binary.LittleEndian.AppendUint32(r.scratch, s.moff)
-	r.scratch = appendPrediction(r.scratch, &p)
-	s.mblk, s.moff = r.writeLocked(r.scratch)
+func (r *Recent) addMirrorLocked(s *slot, p *Prediction) {
+	blk, off, rec := r.reserveLocked(mirrorLink + predictionSize(p))
+	rec = binary.LittleEndian.AppendUint32(rec, s.mblk)
+	rec = binary.LittleEndian.AppendUint32(rec, s.moff)
+	appendPrediction(rec, p)
+	s.mblk, s.moff = blk, off
 	s.nmir++
 }
 
@@ -285,20 +323,21 @@ func (r *Recent) releaseLocked(s *slot) {
 	s.mblk, s.nmir = noRecord, 0
 }
 
-// writeLocked appends a record to the log and returns where it is.
-func (r *Recent) writeLocked(rec []byte) (blk, off uint32) {
+// reserveLocked makes room for a record of size bytes in the log and
+// returns where it is, and the room as an empty slice of that capacity,
+// for the record to be appended to in place.
+func (r *Recent) reserveLocked(size int) (blk, off uint32, rec []byte) {
 	if r.cur != noRecord {
 		c := &r.blocks[r.cur]
-		if len(c.buf)+len(rec) <= cap(c.buf) {
-			off := len(c.buf)
-			c.buf = append(c.buf, rec...)
+		if n := len(c.buf); size <= cap(c.buf)-n {
+			c.buf = c.buf[:n+size]
 			c.live++
-			return r.cur, uint32(off)
+			return r.cur, uint32(n), c.buf[n : n : n+size]
 		}
 	}
-	if len(rec) > r.blockSize {
+	if size > r.blockSize {
 		// A block of its own; the current block stays current.
-		blk = r.newBlockLocked(len(rec))
+		blk = r.newBlockLocked(size)
 	} else {
 		old := r.cur
 		blk = r.newBlockLocked(r.blockSize)
@@ -308,9 +347,9 @@ func (r *Recent) writeLocked(rec []byte) (blk, off uint32) {
 		}
 	}
 	b := &r.blocks[blk]
-	b.buf = append(b.buf, rec...)
+	b.buf = b.buf[:size]
 	b.live++
-	return blk, 0
+	return blk, 0, b.buf[:0:size]
 }
 
 // newBlockLocked returns the index of an empty block of the given capacity.
@@ -352,13 +391,6 @@ func (r *Recent) freeBlockLocked(blk uint32) {
 	r.freeBlocks = append(r.freeBlocks, blk)
 }
 
-// trimScratchLocked lets go of a scratch buffer grown by a large record.
-func (r *Recent) trimScratchLocked() {
-	if cap(r.scratch) > minBlockSize {
-		r.scratch = nil
-	}
-}
-
 // time returns the request's time.
 func (s *slot) time() time.Time {
 	t := time.Unix(s.sec, int64(s.nsec&^utcTime))
@@ -376,7 +408,44 @@ func mirrorPrev(b []byte) (blk, off uint32) {
 // A request record is the id, the endpoint, the answer and the groups; a
 // mirror record is the link to the previous mirror record and the
 // prediction. Strings are a uvarint length and the bytes; a slice that may
-// be nil is its length plus one, or 0 for nil.
+// be nil is its length plus one, or 0 for nil. requestSize and
+// predictionSize return the exact size of a record, so that it is written
+// straight into the room reserveLocked makes for it.
+
+func requestSize(req *Request) int {
+	n := stringSize(req.ID) + stringSize(req.Endpoint) + predictionSize(&req.Answer)
+	if req.Groups == nil {
+		return n + 1
+	}
+	n += uvarintSize(uint64(len(req.Groups)) + 1)
+	for _, g := range req.Groups {
+		n += stringSize(g)
+	}
+	return n
+}
+
+func predictionSize(p *Prediction) int {
+	n := varintSize(int64(p.Version)) + stringSize(p.Role) + varintSize(int64(p.Width)) +
+		stringSize(p.Err) + varintSize(int64(p.Latency))
+	if p.Values == nil {
+		return n + 1
+	}
+	return n + uvarintSize(uint64(len(p.Values))+1) + 8*len(p.Values)
+}
+
+func stringSize(s string) int { return uvarintSize(uint64(len(s))) + len(s) }
+
+// uvarintSize is the length of binary.AppendUvarint's encoding of x.
+func uvarintSize(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// varintSize is the length of binary.AppendVarint's encoding of x.
+func varintSize(x int64) int {
+	ux := uint64(x) << 1
+	if x < 0 {
+		ux = ^ux
+	}
+	return uvarintSize(ux)
+}
 
 func appendRequest(b []byte, req *Request) []byte {
 	b = appendString(b, req.ID)

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -234,7 +235,11 @@ func TestRecentMatchesReference(t *testing.T) {
 					r.blockSize = tt.blockSize
 				}
 				if tt.hash != nil {
-					r.hash = tt.hash
+					r.fixedHash = make(map[string]uint64, tt.ids)
+					for k := range tt.ids {
+						id := "req-" + strconv.Itoa(k)
+						r.fixedHash[id] = tt.hash(id)
+					}
 				}
 				ref := newRefRecent(tt.max, tt.horizon, clock)
 				id := func() string { return "req-" + strconv.Itoa(rng.IntN(tt.ids)) }
@@ -422,7 +427,7 @@ func TestRecentMemoryBounded(t *testing.T) {
 
 func TestRecentHashCollision(t *testing.T) {
 	r := NewRecent(10, time.Hour)
-	r.hash = func(id string) uint64 { return uint64(len(id)) }
+	r.fixedHash = map[string]uint64{"a": 1, "b": 1, "c": 1, "bb": 2}
 	now := time.Unix(1000, 0)
 	r.now = func() time.Time { return now }
 	r.Add(&Request{ID: "a", Time: now, Answer: Prediction{Version: 1}})
@@ -627,5 +632,82 @@ func BenchmarkRecentGetFull(b *testing.B) {
 		if _, ok := r.Get(ids[k%len(ids)]); !ok {
 			b.Fatalf("Get(%s) failed", ids[k%len(ids)])
 		}
+	}
+}
+
+func TestRecordSizes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	big := Prediction{Version: math.MinInt64, Width: math.MaxInt64, Latency: math.MaxInt64, Role: string(make([]byte, 300)), Values: make([]float64, 200)}
+	tests := []struct {
+		name string
+		req  *Request
+	}{
+		{"empty", &Request{}},
+		{"nil and empty slices", &Request{Answer: Prediction{Values: []float64{}}, Groups: []string{}}},
+		{"extreme integers and long strings", &Request{ID: string(make([]byte, 20000)), Answer: big, Groups: []string{string(make([]byte, 128)), ""}}},
+		{"negative integers", &Request{Answer: Prediction{Version: -1, Width: -64, Latency: -65}}},
+	}
+	for k := range 200 {
+		req := &Request{ID: strconv.Itoa(rng.Int()), Endpoint: "ep", Answer: randPrediction(rng, MaxValues)}
+		if k%2 == 0 {
+			req.Groups = make([]string, rng.IntN(300))
+		}
+		tests = append(tests, struct {
+			name string
+			req  *Request
+		}{fmt.Sprintf("random %d", k), req})
+	}
+	for _, tt := range tests {
+		if got, want := requestSize(tt.req), len(appendRequest(nil, tt.req)); got != want {
+			t.Errorf("%s: requestSize = %d, the record has %d bytes", tt.name, got, want)
+		}
+		if got, want := predictionSize(&tt.req.Answer), len(appendPrediction(nil, &tt.req.Answer)); got != want {
+			t.Errorf("%s: predictionSize = %d, the record has %d bytes", tt.name, got, want)
+		}
+	}
+	for _, x := range []uint64{0, 1, 127, 128, 1<<14 - 1, 1 << 14, 1<<63 - 1, 1 << 63, math.MaxUint64} {
+		if got, want := uvarintSize(x), len(binary.AppendUvarint(nil, x)); got != want {
+			t.Errorf("uvarintSize(%d) = %d, want %d", x, got, want)
+		}
+		if got, want := varintSize(int64(x)), len(binary.AppendVarint(nil, int64(x))); got != want {
+			t.Errorf("varintSize(%d) = %d, want %d", int64(x), got, want)
+		}
+	}
+}
+
+func TestRecentHashSeeded(t *testing.T) {
+	a, b := NewRecent(10, time.Hour), NewRecent(10, time.Hour)
+	same := 0
+	for k := range 64 {
+		id := "req-" + strconv.Itoa(k)
+		if a.hash(id) != a.hash(id) {
+			t.Fatalf("hash(%s) changes from call to call", id)
+		}
+		if a.hash(id) == b.hash(id) {
+			same++
+		}
+	}
+	if same > 1 {
+		t.Errorf("%d of 64 ids hash alike in two memories; want each memory seeded apart", same)
+	}
+}
+
+// TestRecentAddAllocations checks that Add keeps nothing of its request,
+// so that a caller's request and answer values can live on its stack.
+func TestRecentAddAllocations(t *testing.T) {
+	r := NewRecent(100, time.Hour)
+	groups := []string{"DE"}
+	now := time.Now()
+	allocs := testing.AllocsPerRun(100, func() {
+		var values [4]float64
+		values[0] = 0.5
+		req := Request{ID: "req-1", Endpoint: "fraud", Time: now, Answer: Prediction{Version: 1, Role: "stable", Values: values[:1], Width: 1}, Groups: groups}
+		r.Add(&req)
+	})
+	if allocs != 0 {
+		t.Errorf("Add of a request on the stack allocates %v times, want 0", allocs)
+	}
+	if got, ok := r.Get("req-1"); !ok || len(got.Answer.Values) != 1 || got.Answer.Values[0] != 0.5 {
+		t.Errorf("Get = %+v, %v; want the request back", got, ok)
 	}
 }

@@ -58,19 +58,34 @@ func newSlotIndex(limit int) slotIndex {
 // find returns the slot of the request whose id has hash h; slots holds
 // the hashes of the slots in the index.
 func (x *slotIndex) find(h uint64, slots []slot) (uint32, bool) {
-	p := h * fibMul
-	tag := p >> 32
-	for k := p >> x.shift; ; k = (k + 1) & x.mask {
-		e := x.entries[k]
-		if e == 0 {
-			return 0, false
-		}
+	k, e := x.probe(h)
+	return x.findFrom(h, k, e, slots)
+}
+
+// probe returns the home of hash h and the entry there. Loading the
+// first entry of a probe run apart from looking at it lets a caller start
+// two lookups before either waits for memory: in a large table, each
+// first entry is most likely a cache miss, and two loads that do not
+// depend on each other wait for memory at once.
+func (x *slotIndex) probe(h uint64) (k, e uint64) {
+	k = h * fibMul >> x.shift
+	return k, x.entries[k]
+}
+
+// findFrom is find of the probe run of h from position k, whose entry is
+// e.
+func (x *slotIndex) findFrom(h, k, e uint64, slots []slot) (uint32, bool) {
+	tag := h * fibMul >> 32
+	for e != 0 {
 		if e>>32 == tag {
 			if i := uint32(e) - 1; slots[i].hash == h {
 				return i, true
 			}
 		}
+		k = (k + 1) & x.mask
+		e = x.entries[k]
 	}
+	return 0, false
 }
 
 // insert adds slot i for hash h, which the index does not hold.
@@ -86,18 +101,20 @@ func (x *slotIndex) insert(h uint64, i uint32) {
 
 // remove deletes slot i for hash h and reports whether the index held it.
 func (x *slotIndex) remove(h uint64, i uint32) bool {
-	p := h * fibMul
-	want := p>>32<<32 | uint64(i+1)
-	k := p >> x.shift
-	for {
-		e := x.entries[k]
+	k, e := x.probe(h)
+	return x.removeFrom(h, i, k, e)
+}
+
+// removeFrom is remove of slot i for hash h from position k of its probe
+// run, whose entry is e.
+func (x *slotIndex) removeFrom(h uint64, i uint32, k, e uint64) bool {
+	want := h*fibMul>>32<<32 | uint64(i+1)
+	for e != want {
 		if e == 0 {
 			return false
 		}
-		if e == want {
-			break
-		}
 		k = (k + 1) & x.mask
+		e = x.entries[k]
 	}
 	// Move back each later entry of the run that may stand in the hole,
 	// which is when the hole lies between its home and where it is.

@@ -48,16 +48,49 @@ func AppendJSON(b []byte, r *Record) []byte {
 	return append(b, '}')
 }
 
-// appendTime writes t in RFC 3339 with nanoseconds, in UTC; a time outside
-// the years RFC 3339 can write is null.
+// appendTime writes t in RFC 3339 with nanoseconds, in UTC, as
+// t.UTC().AppendFormat(b, time.RFC3339Nano) does; a time outside the
+// years RFC 3339 can write is null.
 func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
 		return append(b, "null"...)
 	}
+	hour, minute, sec := t.Clock()
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
+	b = append2(b, year/100)
+	b = append2(b, year%100)
+	b = append(b, '-')
+	b = append2(b, int(month))
+	b = append(b, '-')
+	b = append2(b, day)
+	b = append(b, 'T')
+	b = append2(b, hour)
+	b = append(b, ':')
+	b = append2(b, minute)
+	b = append(b, ':')
+	b = append2(b, sec)
+	if ns := t.Nanosecond(); ns != 0 {
+		// Nine digits, without the trailing zeros.
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z', '"')
+}
+
+// append2 writes n, from 0 to 99, in two digits.
+func append2(b []byte, n int) []byte {
+	return append(b, digitPairs[2*n], digitPairs[2*n+1])
 }
 
 func appendValues(b []byte, vs []Value) []byte {
@@ -119,7 +152,7 @@ func appendFloat(b []byte, x float64) []byte {
 	case math.IsInf(x, -1):
 		return append(b, `"-Infinity"`...)
 	}
-	return strconv.AppendFloat(b, x, 'g', -1, 64)
+	return appendG(b, x)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -132,6 +165,13 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight bytes at a time while none needs a look.
+		for i+8 <= len(s) && !special8(load8(s[i:])) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -172,4 +212,23 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// load8 returns the first eight bytes of s, little-endian.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// special8 reports whether one of the eight bytes in w is not written as
+// it is by appendString: a control character, a quote, a backslash or a
+// byte of a multi-byte UTF-8 sequence (which may be invalid, or U+2028 or
+// U+2029).
+func special8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below20 := w - 0x20*ones // the high bit is set in a byte below 0x20 (or after one)
+	quote := w ^ '"'*ones    // a zero byte where w has a quote
+	backslash := w ^ '\\'*ones
+	return (w|below20&^w|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
 }

@@ -1,9 +1,11 @@
 package predlog
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -44,6 +46,28 @@ func FuzzDecodeLine(f *testing.F) {
 		}
 		if diff := cmp.Diff(r, r2, recordOpts); diff != "" {
 			t.Fatalf("round trip differs (-first +second):\n%s\nline: %s", diff, again)
+		}
+	})
+}
+
+// FuzzEncoders checks the hand-written number, string and time encoders
+// against strconv, the escaping rules and the time package.
+func FuzzEncoders(f *testing.F) {
+	f.Add(math.Float64bits(0.42), "r-1", int64(1_772_600_767), int64(890123456))
+	f.Add(math.Float64bits(float64(float32(0.1))), "\u2028\"\\\x00\xff", int64(-62_135_596_800), int64(0))
+	f.Add(math.Float64bits(1e-4), "日本語", int64(253_402_300_799), int64(999_999_999))
+	f.Fuzz(func(t *testing.T, bits uint64, s string, sec, nsec int64) {
+		checkG(t, math.Float64frombits(bits))
+		if got, want := string(appendString(nil, s)), string(appendStringByRune(nil, s)); got != want {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+		tm := time.Unix(sec, nsec)
+		want := "null"
+		if u := tm.UTC(); u.Year() >= 0 && u.Year() <= 9999 {
+			want = `"` + u.Format(time.RFC3339Nano) + `"`
+		}
+		if got := string(appendTime(nil, tm)); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
 		}
 	})
 }

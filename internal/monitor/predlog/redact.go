@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"strconv"
 	"sync"
 )
 
@@ -108,7 +107,7 @@ func (r *redactor) redact(v *Value) Value {
 		digits = hex.AppendEncode(digits, s[:hashChars/2])
 	}
 	for _, x := range v.Num {
-		text = strconv.AppendFloat(text[:0], x, 'g', -1, 64)
+		text = appendG(text[:0], x)
 		element(text)
 	}
 	for _, s := range v.Str {

@@ -1,6 +1,8 @@
 package predlog
 
 import (
+	"unsafe"
+
 	"github.com/sluicehq/sluice/internal/inference"
 )
 
@@ -16,9 +18,10 @@ func FromTensors(ts []inference.Tensor, tabular *inference.TensorSpec) []Value {
 }
 
 // FromCall is FromTensors of a call's inputs and of its outputs (with no
-// tabular spec), in three allocations however many tensors there are:
-// the Values, the shapes and the numbers each share one backing array,
-// cut so that no Value can grow into another's.
+// tabular spec), in two allocations however many tensors there are (and
+// one more for each BYTES tensor): the Values share one backing array,
+// and the shapes and the numbers another, cut so that no Value can grow
+// into another's.
 func FromCall(inputs []inference.Tensor, tabular *inference.TensorSpec, outputs []inference.Tensor) (in, out []Value) {
 	split := splitIndex(inputs, tabular)
 	var nv, dims, elems int
@@ -40,11 +43,15 @@ func FromCall(inputs []inference.Tensor, tabular *inference.TensorSpec, outputs 
 		return nil, nil
 	}
 	a := arena{vals: make([]Value, 0, nv)}
-	if dims > 0 {
-		a.shapes = make([]int64, 0, dims)
-	}
-	if elems > 0 {
-		a.nums = make([]float64, 0, elems)
+	if dims+elems > 0 {
+		// The shapes are int64s and the numbers float64s, of the same
+		// size and without pointers: one array holds both, the shapes
+		// first.
+		all := make([]float64, dims+elems)
+		if dims > 0 {
+			a.shapes = unsafe.Slice((*int64)(unsafe.Pointer(&all[0])), dims)[:0]
+		}
+		a.nums = all[dims:dims]
 	}
 	for i := range inputs {
 		t := &inputs[i]
