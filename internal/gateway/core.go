@@ -40,6 +40,10 @@ type call struct {
 	// call (ScoreRows): each row is logged, remembered and mirrored alone.
 	rowIDs []string
 	mbuf   [4]int
+	// start is when the last prediction of the call began (predictOn),
+	// read back for the prediction log and the request memory instead of
+	// the clock.
+	start time.Time
 }
 
 // releaseCall returns a call from resolve for reuse; nothing may use it
@@ -260,7 +264,7 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 		}
 		return outputs, nil
 	}
-	g.logPrediction(rid, c.ep.Name, c.b, string(c.role), inputs, outputs, took, err)
+	g.logPredictionAt(c.start, rid, c.ep.Name, c.b, string(c.role), inputs, outputs, took, err)
 	if err != nil {
 		return nil, g.predictError(c.ep, c.b, err)
 	}
@@ -271,11 +275,11 @@ func (g *Gateway) score(ctx context.Context, rid string, c *call, inputs []infer
 		// the heap below, apart from small for the escape analysis.
 		var small [4]float64
 		answer := predictionIn(small[:0], c.b, string(c.role), outputs, took)
-		g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
+		g.rememberAt(c.start.Add(took), rid, c.ep, answer, g.observe(c, inputs, answer))
 		return outputs, nil
 	}
 	answer := predictionIn(nil, c.b, string(c.role), outputs, took)
-	g.remember(rid, c.ep, answer, g.observe(c, inputs, answer))
+	g.rememberAt(c.start.Add(took), rid, c.ep, answer, g.observe(c, inputs, answer))
 	seg := c.segment(inputs)
 	for _, v := range c.mirrors {
 		mb := c.ep.Backends[v]
@@ -311,6 +315,7 @@ func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []i
 	start := time.Now()
 	outputs, err := b.Runtime.Predict(ctx, inputs)
 	took := time.Since(start)
+	c.start = start
 	if span != nil {
 		if err != nil {
 			span.RecordError(err)
@@ -359,11 +364,20 @@ func isInputError(err error) bool {
 // logPrediction appends a prediction to the prediction log when a sink
 // samples this request.
 func (g *Gateway) logPrediction(rid, endpoint string, b *Backend, role string, inputs, outputs []inference.Tensor, took time.Duration, err error) {
+	g.logPredictionAt(time.Time{}, rid, endpoint, b, role, inputs, outputs, took, err)
+}
+
+// logPredictionAt is logPrediction for a prediction that began at start,
+// or took before now when start is zero.
+func (g *Gateway) logPredictionAt(start time.Time, rid, endpoint string, b *Backend, role string, inputs, outputs []inference.Tensor, took time.Duration, err error) {
 	pl := g.opts.PredLog
 	if !pl.Wants(rid) {
 		return
 	}
-	rec := predlog.Record{RequestID: rid, Time: time.Now().Add(-took), Endpoint: endpoint, Version: b.Version, Role: role, LatencyNS: took.Nanoseconds()}
+	if start.IsZero() {
+		start = time.Now().Add(-took)
+	}
+	rec := predlog.Record{RequestID: rid, Time: start, Endpoint: endpoint, Version: b.Version, Role: role, LatencyNS: took.Nanoseconds()}
 	var spec *inference.TensorSpec
 	if b.isTabular {
 		spec = &b.tabular

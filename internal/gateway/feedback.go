@@ -67,10 +67,18 @@ func predictionIn(mem []float64, b *Backend, role string, outputs []inference.Te
 
 // remember records an answered request for feedback to join later.
 func (g *Gateway) remember(rid string, ep *Endpoint, answer monitor.Prediction, groups []string) {
+	g.rememberAt(time.Time{}, rid, ep, answer, groups)
+}
+
+// rememberAt is remember for an answer given at, or now when at is zero.
+func (g *Gateway) rememberAt(at time.Time, rid string, ep *Endpoint, answer monitor.Prediction, groups []string) {
 	if g.opts.Recent == nil {
 		return
 	}
-	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: time.Now(), Answer: answer, Groups: groups})
+	if at.IsZero() {
+		at = time.Now()
+	}
+	g.opts.Recent.Add(&monitor.Request{ID: rid, Endpoint: ep.Name, Time: at, Answer: answer, Groups: groups})
 }
 
 // feedbackItem is one label or reward in POST /v1/feedback.
