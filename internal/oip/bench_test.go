@@ -2,6 +2,7 @@ package oip
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -133,5 +134,35 @@ func BenchmarkAppendInferResponse(b *testing.B) {
 			}
 			b.SetBytes(int64(len(buf)))
 		})
+	}
+}
+
+// BenchmarkDecodeVariedRequests decodes harness-like requests (one 1×8
+// FP32 input) whose values differ from one request to the next, as a
+// client's do, so that the branch predictor cannot learn one body.
+func BenchmarkDecodeVariedRequests(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	bodies := make([][]byte, 256)
+	size := 0
+	for k := range bodies {
+		body := []byte(`{"id":"bench-000001","inputs":[{"name":"input-0","shape":[1,8],"datatype":"FP32","data":[`)
+		for i := range 8 {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			f := float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(5)-2)))
+			body = strconv.AppendFloat(body, float64(f), 'g', -1-r.IntN(2)*(-4-r.IntN(4)), 32)
+		}
+		bodies[k] = append(body, `]}],"outputs":[{"name":"p"}]}`...)
+		size += len(bodies[k])
+	}
+	b.SetBytes(int64(size / len(bodies)))
+	b.ReportAllocs()
+	k := 0
+	for b.Loop() {
+		if _, err := DecodeInferRequest(bodies[k%len(bodies)], Limits{}); err != nil {
+			b.Fatal(err)
+		}
+		k++
 	}
 }
