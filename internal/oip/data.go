@@ -261,7 +261,7 @@ func (d *dataDecoder) elem(c byte, level int) error {
 	switch d.kind {
 	case kindFloat32:
 		if f64, end, ok := s.readFloat(); ok {
-			f, ok := exactFloat32(f64)
+			f, ok := float32Of(f64)
 			if ok && (t.Datatype != inference.FP16 || (f <= maxFP16 && f >= -maxFP16)) {
 				s.pos = end
 				t.F32 = append(t.F32, f)

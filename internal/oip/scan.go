@@ -404,22 +404,26 @@ func (s *scanner) readNumber() (number, error) {
 // pow10f64 holds the powers of ten that float64 represents exactly.
 var pow10f64 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// float64 converts n, correctly rounded, when one exact multiplication or
-// division does it: the fast path of strconv.ParseFloat, without parsing
-// the literal again. ok is false otherwise; then use strconv.
+// float64 converts n, correctly rounded, when decimalFloat64 can,
+// without parsing the literal again. ok is false otherwise; then use
+// strconv.
 func (n *number) float64() (f float64, ok bool) {
 	if !n.exact {
 		return 0, false
 	}
-	return exactFloat64(n.mant, n.exp, n.neg)
+	return decimalFloat64(n.mant, n.exp, n.neg)
 }
 
-// exactFloat64 returns ±mant × 10^exp, correctly rounded, when one exact
-// multiplication or division gives it: mant is below 2^52, so exact as
-// a float64, and so is the power of ten. ok is false otherwise.
-func exactFloat64(mant uint64, exp int, neg bool) (f float64, ok bool) {
+// decimalFloat64 returns ±mant × 10^exp correctly rounded to a float64,
+// for most mantissas and exponents: by one exact multiplication or
+// division when mant is below 2^52, so exact as a float64, and so is the
+// power of ten (the fast path of strconv.ParseFloat), else by
+// eiselLemire, else, for the values that leaves in doubt because they
+// are exactly a float64 or a midpoint between two, by dyadicFloat64. ok
+// is false when none applies; then use strconv.
+func decimalFloat64(mant uint64, exp int, neg bool) (f float64, ok bool) {
 	if mant>>52 != 0 {
-		return 0, false
+		return lemireOrDyadic(mant, exp, neg)
 	}
 	f = float64(mant)
 	if neg {
@@ -434,33 +438,40 @@ func exactFloat64(mant uint64, exp int, neg bool) (f float64, ok bool) {
 			e = 22
 		}
 		if f > 1e15 || f < -1e15 {
-			return 0, false // the first multiplication was not exact
+			break // the first multiplication was not exact
 		}
 		return f * pow10f64[e], true
 	case e < 0 && e >= -22:
 		return f / pow10f64[-e], true
 	}
-	return 0, false
+	return lemireOrDyadic(mant, exp, neg)
+}
+
+func lemireOrDyadic(mant uint64, exp int, neg bool) (f float64, ok bool) {
+	if f, ok = eiselLemire(mant, exp, neg); !ok {
+		f, ok = dyadicFloat64(mant, exp, neg)
+	}
+	return f, ok
 }
 
 // float32 converts n, correctly rounded, through float64 when that
-// cannot round twice; see exactFloat32.
+// cannot round twice; see float32Of.
 func (n *number) float32() (f float32, ok bool) {
 	f64, ok := n.float64()
 	if !ok {
 		return 0, false
 	}
-	return exactFloat32(f64)
+	return float32Of(f64)
 }
 
-// exactFloat32 rounds f64, the correctly rounded float64 of a decimal,
+// float32Of rounds f64, the correctly rounded float64 of a decimal,
 // to the correctly rounded float32 of that decimal, when rounding twice
 // cannot differ from rounding once: float64 rounds to nearest, so a
 // float32 rounding boundary (a midpoint between two float32s, which
 // float64 represents) cannot lie between the exact value and the float64
 // unless the float64 is that midpoint. ok is false then, and outside the
 // normal float32 range; use strconv.
-func exactFloat32(f64 float64) (f float32, ok bool) {
+func float32Of(f64 float64) (f float32, ok bool) {
 	switch a := math.Abs(f64); {
 	case a == 0:
 		return float32(f64), true
@@ -473,7 +484,7 @@ func exactFloat32(f64 float64) (f float32, ok bool) {
 }
 
 // readFloat reads the number at s.pos, when it is short and plain enough
-// to convert by exactFloat64: at most 19 digits and at most 3 in the
+// to convert by decimalFloat64: at most 19 digits and at most 3 in the
 // exponent. It returns the offset past the number; ok is false, and
 // nothing is read, for any other number and anything that is not a
 // number, which readNumber then reads or reports.
@@ -536,7 +547,7 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 		}
 		exp += e
 	}
-	f, ok = exactFloat64(mant, exp, neg)
+	f, ok = decimalFloat64(mant, exp, neg)
 	return f, i, ok
 }
 

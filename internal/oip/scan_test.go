@@ -11,7 +11,7 @@ import (
 // checkReadFloat holds readFloat to readNumber and strconv.ParseFloat on
 // the number at the start of body: when readFloat takes the number, it
 // must end where readNumber does, and its float64, and the float32 that
-// exactFloat32 makes of it when it can, must be strconv's bit for bit.
+// float32Of makes of it when it can, must be strconv's bit for bit.
 func checkReadFloat(t *testing.T, body []byte) {
 	t.Helper()
 	s := scanner{buf: body}
@@ -33,10 +33,10 @@ func checkReadFloat(t *testing.T, body []byte) {
 	if err != nil || math.Float64bits(f) != math.Float64bits(want) {
 		t.Fatalf("readFloat(%q) = %v (%#x), strconv: %v (%#x), %v", body, f, math.Float64bits(f), want, math.Float64bits(want), err)
 	}
-	if f32, ok := exactFloat32(f); ok {
+	if f32, ok := float32Of(f); ok {
 		want, err := strconv.ParseFloat(string(n.lit), 32)
 		if err != nil || math.Float32bits(f32) != math.Float32bits(float32(want)) {
-			t.Fatalf("exactFloat32 of %q = %v, strconv: %v, %v", n.lit, f32, float32(want), err)
+			t.Fatalf("float32Of of %q = %v, strconv: %v, %v", n.lit, f32, float32(want), err)
 		}
 	}
 }
@@ -121,20 +121,31 @@ func TestReadFloat(t *testing.T) {
 		{"-84.94839}", -84.94839},
 		{"12345678", 12345678},
 		{"123456789", 123456789},
-		{"1234567890123456789", math.NaN()}, // 19 digits, but above 2^52
+		{"1234567890123456789", 1234567890123456789}, // above 2^52: Eisel-Lemire
 		{"4503599627370495", 4503599627370495},
-		{"4503599627370496", math.NaN()},
-		{"0.1234567890123456789", math.NaN()},
+		{"4503599627370496", 4503599627370496},
+		{"0.1234567890123456789", 0.1234567890123456789},
+		{"0.10000000149011612", 0.10000000149011612},
+		{"-84.94839477539062", -84.94839477539062},
+		{"9007199254740993", 9007199254740992},     // halfway: to even
+		{"37.944549560546875", 37.944549560546875}, // exactly a float64
+		{"9007199254740995", 9007199254740996},
+		{"1e-80", 1e-80},
+		{"1e-81", math.NaN()}, // beyond the table
+		{"1e80", 1e80},
+		{"1e81", math.NaN()},
+		{"2.2250738585072014e-308", math.NaN()},
+		{"5e-324", math.NaN()},
 		{"0.000000001234", 0.000000001234},
 		{"1e22", 1e22},
 		{"1E+22", 1e22},
 		{"1e-22", 1e-22},
 		{"1e23", 1e23},
 		{"1e37", 1e37},
-		{"1e38", math.NaN()},
+		{"1e38", 1e38},
 		{"12e35", 12e35},
-		{"1234567890123456e22", math.NaN()}, // the first multiplication is not exact
-		{"1e-23", math.NaN()},
+		{"1234567890123456e22", 1234567890123456e22}, // the first multiplication is not exact
+		{"1e-23", 1e-23},
 		{"1.5e0010", math.NaN()}, // a 4-digit exponent
 		{"1.5e001", 15},
 		{"00", 0}, // readNumber stops after the first 0 too
@@ -152,7 +163,6 @@ func TestReadFloat(t *testing.T) {
 		{"", math.NaN()},
 		{"1.0000000000000000001", math.NaN()}, // 20 digits
 		{"10000000000000000000", math.NaN()},
-		{"9007199254740993", math.NaN()},
 	}
 	for _, tt := range tests {
 		s := scanner{buf: []byte(tt.body)}
