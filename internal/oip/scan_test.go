@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -237,6 +238,31 @@ func TestDigitRun(t *testing.T) {
 				wv, wn := plain(in)
 				if v != wv || n != wn {
 					t.Fatalf("digitRun(%q) = %d, %d; want %d, %d", in, v, n, wv, wn)
+				}
+			}
+		}
+	}
+}
+
+// TestReadString checks readString on strings of every length up to 20,
+// each with a byte of each kind at each position, against readStringRest
+// reading them byte by byte from the start.
+func TestReadString(t *testing.T) {
+	for n := range 21 {
+		for pos := range n + 1 {
+			for _, c := range []byte{'a', '"', '\\', 0x1f, 0x7f, 0xc3, 0xff} {
+				b := []byte(`"` + strings.Repeat("x", n) + `"` + "\\n\"")
+				if pos < n {
+					b[1+pos] = c
+				}
+				for _, in := range [][]byte{b, b[:n+2]} {
+					s := scanner{buf: in}
+					got, err := s.readString()
+					ref := scanner{buf: in}
+					want, werr := ref.readStringRest(1, 1)
+					if string(got) != string(want) || fmt.Sprint(err) != fmt.Sprint(werr) || s.pos != ref.pos {
+						t.Fatalf("readString(%q) = %q, %v at %d; byte by byte: %q, %v at %d", in, got, err, s.pos, want, werr, ref.pos)
+					}
 				}
 			}
 		}
