@@ -166,3 +166,44 @@ func BenchmarkDecodeVariedRequests(b *testing.B) {
 		k++
 	}
 }
+
+// BenchmarkDecodeData decodes 100×30 elements written as clients write
+// them: float32 values in their shortest form (as Go and JavaScript
+// write them), in the 17-digit form Python writes a float32 turned into a
+// float, and integers.
+func BenchmarkDecodeData(b *testing.B) {
+	forms := []struct {
+		name, datatype string
+		elem           func(r *rand.Rand, b []byte) []byte
+	}{
+		{"FP32-shortest", "FP32", func(r *rand.Rand, b []byte) []byte {
+			return strconv.AppendFloat(b, float64(float32(r.NormFloat64()*100)), 'g', -1, 32)
+		}},
+		{"FP32-python", "FP32", func(r *rand.Rand, b []byte) []byte {
+			return strconv.AppendFloat(b, float64(float32(r.NormFloat64()*100)), 'g', -1, 64)
+		}},
+		{"INT64", "INT64", func(r *rand.Rand, b []byte) []byte {
+			return strconv.AppendInt(b, r.Int64N(1<<(1+r.IntN(40)))-1000, 10)
+		}},
+	}
+	for _, form := range forms {
+		r := rand.New(rand.NewPCG(1, 2))
+		body := fmt.Appendf(nil, `{"inputs":[{"name":"input","shape":[100,30],"datatype":%q,"data":[`, form.datatype)
+		for i := range 3000 {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = form.elem(r, body)
+		}
+		body = append(body, "]}]}"...)
+		b.Run(form.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeInferRequest(body, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
