@@ -447,6 +447,8 @@ func decimalFloat64(mant uint64, exp int, neg bool) (f float64, ok bool) {
 	return lemireOrDyadic(mant, exp, neg)
 }
 
+// lemireOrDyadic is decimalFloat64 for the decimals that one exact
+// operation cannot convert.
 func lemireOrDyadic(mant uint64, exp int, neg bool) (f float64, ok bool) {
 	if f, ok = eiselLemire(mant, exp, neg); !ok {
 		f, ok = dyadicFloat64(mant, exp, neg)
