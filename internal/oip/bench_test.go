@@ -2,6 +2,7 @@ package oip
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -132,6 +133,77 @@ func BenchmarkAppendInferResponse(b *testing.B) {
 				buf = AppendInferResponse(buf[:0], resp)
 			}
 			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
+
+// BenchmarkDecodeVariedRequests decodes harness-like requests (one 1×8
+// FP32 input) whose values differ from one request to the next, as a
+// client's do, so that the branch predictor cannot learn one body.
+func BenchmarkDecodeVariedRequests(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	bodies := make([][]byte, 256)
+	size := 0
+	for k := range bodies {
+		body := []byte(`{"id":"bench-000001","inputs":[{"name":"input-0","shape":[1,8],"datatype":"FP32","data":[`)
+		for i := range 8 {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			f := float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(5)-2)))
+			body = strconv.AppendFloat(body, float64(f), 'g', -1-r.IntN(2)*(-4-r.IntN(4)), 32)
+		}
+		bodies[k] = append(body, `]}],"outputs":[{"name":"p"}]}`...)
+		size += len(bodies[k])
+	}
+	b.SetBytes(int64(size / len(bodies)))
+	b.ReportAllocs()
+	k := 0
+	for b.Loop() {
+		if _, err := DecodeInferRequest(bodies[k%len(bodies)], Limits{}); err != nil {
+			b.Fatal(err)
+		}
+		k++
+	}
+}
+
+// BenchmarkDecodeData decodes 100×30 elements written as clients write
+// them: float32 values in their shortest form (as Go and JavaScript
+// write them), in the 17-digit form Python writes a float32 turned into a
+// float, and integers.
+func BenchmarkDecodeData(b *testing.B) {
+	forms := []struct {
+		name, datatype string
+		elem           func(r *rand.Rand, b []byte) []byte
+	}{
+		{"FP32-shortest", "FP32", func(r *rand.Rand, b []byte) []byte {
+			return strconv.AppendFloat(b, float64(float32(r.NormFloat64()*100)), 'g', -1, 32)
+		}},
+		{"FP32-python", "FP32", func(r *rand.Rand, b []byte) []byte {
+			return strconv.AppendFloat(b, float64(float32(r.NormFloat64()*100)), 'g', -1, 64)
+		}},
+		{"INT64", "INT64", func(r *rand.Rand, b []byte) []byte {
+			return strconv.AppendInt(b, r.Int64N(1<<(1+r.IntN(40)))-1000, 10)
+		}},
+	}
+	for _, form := range forms {
+		r := rand.New(rand.NewPCG(1, 2))
+		body := fmt.Appendf(nil, `{"inputs":[{"name":"input","shape":[100,30],"datatype":%q,"data":[`, form.datatype)
+		for i := range 3000 {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = form.elem(r, body)
+		}
+		body = append(body, "]}]}"...)
+		b.Run(form.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeInferRequest(body, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -255,7 +255,43 @@ func (d *dataDecoder) path(level int) string {
 func (d *dataDecoder) elem(c byte, level int) error {
 	s := d.s
 	t := d.t
+	// The common elements first: plain numbers that readFloat or readInt
+	// take and that fit the datatype. Anything else, every error
+	// included, takes the general path below.
 	switch d.kind {
+	case kindFloat32:
+		if f64, end, ok := s.readFloat(); ok {
+			f, ok := float32Of(f64)
+			if ok && (t.Datatype != inference.FP16 || (f <= maxFP16 && f >= -maxFP16)) {
+				s.pos = end
+				t.F32 = append(t.F32, f)
+				return nil
+			}
+		}
+	case kindFloat64:
+		if f, end, ok := s.readFloat(); ok {
+			s.pos = end
+			t.F64 = append(t.F64, f)
+			return nil
+		}
+	case kindInt:
+		if neg, mag, end, ok := s.readInt(); ok {
+			v := int64(mag)
+			if neg {
+				v = -v
+			}
+			if d.lo <= v && v <= d.hi {
+				s.pos = end
+				t.I64 = append(t.I64, v)
+				return nil
+			}
+		}
+	case kindUint64:
+		if neg, mag, end, ok := s.readInt(); ok && (!neg || mag == 0) {
+			s.pos = end
+			t.U64 = append(t.U64, mag)
+			return nil
+		}
 	case kindBool:
 		switch c {
 		case 't':

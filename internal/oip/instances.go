@@ -295,6 +295,11 @@ func (d *instDecoder) value(c byte, at, j int, positional bool, path func() stri
 		d.data[at] = math.NaN()
 		return nil
 	}
+	if f, end, ok := s.readFloat(); ok {
+		s.pos = end // a plain number; readNumber takes the rest
+		d.data[at] = f
+		return nil
+	}
 	if c != '-' && (c < '0' || c > '9') {
 		hint := ""
 		if c == '"' && d.spec.Features[j].Type == "categorical" {

@@ -466,6 +466,11 @@ func (d *reqDecoder) shape(idx int) ([]int64, error) {
 		if i == maxDims {
 			return nil, inference.Inputf(field(), "has more than %d dimensions", maxDims)
 		}
+		if neg, mag, end, ok := s.readInt(); ok && (!neg || mag == 0) {
+			s.pos = end // a plain dimension; readNumber reports the rest
+			read = append(read, int64(mag))
+			continue
+		}
 		dimField := func() string { return fmt.Sprintf("inputs[%d].shape[%d]", idx, i) }
 		if c != '-' && (c < '0' || c > '9') {
 			return nil, s.typeError(dimField(), "a dimension (an integer, 0 or more)")

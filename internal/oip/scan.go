@@ -2,8 +2,10 @@ package oip
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -54,8 +56,17 @@ func quoteByte(c byte) string {
 	return fmt.Sprintf("byte 0x%02x", c)
 }
 
-// ws skips JSON whitespace.
+// ws skips JSON whitespace. Most JSON has none between tokens, so it
+// returns at once when the next byte is above ' '.
 func (s *scanner) ws() {
+	if s.pos < len(s.buf) && s.buf[s.pos] > ' ' {
+		return
+	}
+	s.skipWS()
+}
+
+// skipWS skips JSON whitespace; ws is its fast path.
+func (s *scanner) skipWS() {
 	for s.pos < len(s.buf) {
 		switch s.buf[s.pos] {
 		case ' ', '\n', '\r', '\t':
@@ -70,7 +81,12 @@ func (s *scanner) ws() {
 // input. A literal 0 byte is never valid JSON, so callers treat 0 as "not
 // what I expected" and unexpected tells the two cases apart.
 func (s *scanner) peek() byte {
-	s.ws()
+	if s.pos < len(s.buf) {
+		if c := s.buf[s.pos]; c > ' ' {
+			return c
+		}
+	}
+	s.skipWS()
 	if s.pos < len(s.buf) {
 		return s.buf[s.pos]
 	}
@@ -147,7 +163,30 @@ func (s *scanner) nextElem(i int) (c byte, ok bool, err error) {
 // way it is valid only until the next string is read.
 func (s *scanner) readString() ([]byte, error) {
 	start := s.pos + 1
-	for i := start; i < len(s.buf); {
+	i := start
+	for i < len(s.buf) && plainASCII[s.buf[i]] {
+		i++
+	}
+	if i < len(s.buf) && s.buf[i] == '"' {
+		s.pos = i + 1
+		return s.buf[start:i], nil
+	}
+	return s.readStringRest(start, i)
+}
+
+// plainASCII marks the bytes that stand for themselves in a string and
+// need no check: ASCII from ' ' up, except '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// readStringRest finishes reading the string that starts at start, from
+// i, the first byte that is not plain ASCII.
+func (s *scanner) readStringRest(start, i int) ([]byte, error) {
+	for i < len(s.buf) {
 		c := s.buf[i]
 		switch {
 		case c == '"':
@@ -365,19 +404,33 @@ func (s *scanner) readNumber() (number, error) {
 // pow10f64 holds the powers of ten that float64 represents exactly.
 var pow10f64 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// float64 converts n, correctly rounded, when one exact multiplication or
-// division does it: the fast path of strconv.ParseFloat, without parsing
-// the literal again. ok is false otherwise; then use strconv.
+// float64 converts n, correctly rounded, when decimalFloat64 can,
+// without parsing the literal again. ok is false otherwise; then use
+// strconv.
 func (n *number) float64() (f float64, ok bool) {
-	if !n.exact || n.mant>>52 != 0 {
+	if !n.exact {
 		return 0, false
 	}
-	f = float64(n.mant)
-	if n.neg {
+	return decimalFloat64(n.mant, n.exp, n.neg)
+}
+
+// decimalFloat64 returns ±mant × 10^exp correctly rounded to a float64,
+// for most mantissas and exponents: by one exact multiplication or
+// division when mant is below 2^52, so exact as a float64, and so is the
+// power of ten (the fast path of strconv.ParseFloat), else by
+// eiselLemire, else, for the values that leaves in doubt because they
+// are exactly a float64 or a midpoint between two, by dyadicFloat64. ok
+// is false when none applies; then use strconv.
+func decimalFloat64(mant uint64, exp int, neg bool) (f float64, ok bool) {
+	if mant>>52 != 0 {
+		return lemireOrDyadic(mant, exp, neg)
+	}
+	f = float64(mant)
+	if neg {
 		f = -f
 	}
-	switch e := n.exp; {
-	case n.mant == 0, e == 0:
+	switch e := exp; {
+	case mant == 0, e == 0:
 		return f, true
 	case e > 0 && e <= 15+22:
 		if e > 22 {
@@ -385,26 +438,43 @@ func (n *number) float64() (f float64, ok bool) {
 			e = 22
 		}
 		if f > 1e15 || f < -1e15 {
-			return 0, false // the first multiplication was not exact
+			break // the first multiplication was not exact
 		}
 		return f * pow10f64[e], true
 	case e < 0 && e >= -22:
 		return f / pow10f64[-e], true
 	}
-	return 0, false
+	return lemireOrDyadic(mant, exp, neg)
+}
+
+// lemireOrDyadic is decimalFloat64 for the decimals that one exact
+// operation cannot convert.
+func lemireOrDyadic(mant uint64, exp int, neg bool) (f float64, ok bool) {
+	if f, ok = eiselLemire(mant, exp, neg); !ok {
+		f, ok = dyadicFloat64(mant, exp, neg)
+	}
+	return f, ok
 }
 
 // float32 converts n, correctly rounded, through float64 when that
-// cannot round twice: float64 rounds to nearest, so a float32 rounding
-// boundary (a midpoint between two float32s, which float64 represents)
-// cannot lie between the exact value and the float64 unless the float64
-// is that midpoint. ok is false then, and outside the normal float32
-// range; use strconv.
+// cannot round twice; see float32Of.
 func (n *number) float32() (f float32, ok bool) {
 	f64, ok := n.float64()
-	switch a := math.Abs(f64); {
-	case !ok:
+	if !ok {
 		return 0, false
+	}
+	return float32Of(f64)
+}
+
+// float32Of rounds f64, the correctly rounded float64 of a decimal,
+// to the correctly rounded float32 of that decimal, when rounding twice
+// cannot differ from rounding once: float64 rounds to nearest, so a
+// float32 rounding boundary (a midpoint between two float32s, which
+// float64 represents) cannot lie between the exact value and the float64
+// unless the float64 is that midpoint. ok is false then, and outside the
+// normal float32 range; use strconv.
+func float32Of(f64 float64) (f float32, ok bool) {
+	switch a := math.Abs(f64); {
 	case a == 0:
 		return float32(f64), true
 	case a < 1e-37 || a > 3e38:
@@ -413,6 +483,136 @@ func (n *number) float32() (f float32, ok bool) {
 		return 0, false // a midpoint: let strconv round the exact value
 	}
 	return float32(f64), true
+}
+
+// readFloat reads the number at s.pos, when it is short and plain enough
+// to convert by decimalFloat64: at most 19 digits and at most 3 in the
+// exponent. It returns the offset past the number; ok is false, and
+// nothing is read, for any other number and anything that is not a
+// number, which readNumber then reads or reports.
+func (s *scanner) readFloat() (f float64, end int, ok bool) {
+	b, i := s.buf, s.pos
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	nd := 0 // digits in mant
+	if i < len(b) && b[i] == '0' {
+		i++ // a lone 0: no digit may follow
+	} else {
+		v, n := digitRun(b, i)
+		if n == 0 {
+			return 0, 0, false
+		}
+		for mant, nd, i = v, n, i+n; n == 8; i += n {
+			if v, n = digitRun(b, i); nd+n > 19 {
+				return 0, 0, false
+			}
+			mant, nd = mant*pow10u64[n]+v, nd+n
+		}
+	}
+	exp := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		frac := i
+		for n := 8; n == 8; i += n {
+			var v uint64
+			if v, n = digitRun(b, i); nd+n > 19 {
+				return 0, 0, false
+			}
+			mant, nd = mant*pow10u64[n]+v, nd+n
+		}
+		if i == frac {
+			return 0, 0, false
+		}
+		exp = frac - i
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		digits, e := i, 0
+		for i < len(b) && b[i]-'0' <= 9 {
+			e = e*10 + int(b[i]-'0')
+			i++
+		}
+		if i == digits || i-digits > 3 {
+			return 0, 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	f, ok = decimalFloat64(mant, exp, neg)
+	return f, i, ok
+}
+
+// readInt reads the number at s.pos when it is a plain integer of at
+// most 18 digits, whose magnitude therefore fits an int64. It returns the
+// offset past the number; ok is false, and nothing is read, for any
+// other number (with a fraction or an exponent, or longer) and anything
+// that is not a number, which readNumber then reads or reports.
+func (s *scanner) readInt() (neg bool, mag uint64, end int, ok bool) {
+	b, i := s.buf, s.pos
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++ // a lone 0: no digit may follow
+	} else {
+		first := i
+		for i < len(b) && b[i]-'0' <= 9 {
+			mag = mag*10 + uint64(b[i]-'0')
+			i++
+		}
+		if i == first || i-first > 18 {
+			return false, 0, 0, false
+		}
+	}
+	if i < len(b) && (b[i] == '.' || b[i]|0x20 == 'e') {
+		return false, 0, 0, false
+	}
+	return neg, mag, i, true
+}
+
+// pow10u64 holds 10^n for the lengths of a digitRun.
+var pow10u64 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+
+// digitRun returns the decimal value of the digits at the start of
+// b[i:], and their number, reading at most 8. Where 8 bytes are left, it
+// finds and converts the digits in a few word operations, without a
+// branch per digit.
+func digitRun(b []byte, i int) (v uint64, n int) {
+	if i+8 > len(b) {
+		for ; n < 8 && i+n < len(b) && b[i+n]-'0' <= 9; n++ {
+			v = v*10 + uint64(b[i+n]-'0')
+		}
+		return v, n
+	}
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	x := binary.LittleEndian.Uint64(b[i:]) ^ '0'*ones // digits become 0..9
+	// A byte's high bit in stop is set when it is above 9: adding 0x76
+	// to its low seven bits carries into the high bit from 10 up, and
+	// never into the next byte.
+	stop := ((x & lows) + 0x76*ones | x) & highs
+	n = bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
+	if n == 0 {
+		return 0, 0
+	}
+	// Keep the n digits, the first one most significant, in the top
+	// bytes; the bytes below are zero, leading zeros of the number.
+	x <<= 64 - 8*n
+	x = x*10 + x>>8 // byte 2k: the 2-digit number of bytes 2k and 2k+1
+	const pairs = 0x000000ff000000ff
+	x = ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32
+	return x, n
 }
 
 // literal consumes the keyword word (true, false or null) at s.pos.
@@ -514,6 +714,10 @@ func (s *scanner) walk(ranged bool) error {
 	case 'n':
 		return s.literal("null")
 	default:
+		if _, end, ok := s.readFloat(); ok {
+			s.pos = end // a valid number, and in range
+			return nil
+		}
 		at := s.pos
 		n, err := s.readNumber()
 		if err != nil || !ranged || numberInRange(n.lit, n.isInt) {
