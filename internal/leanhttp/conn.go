@@ -123,7 +123,12 @@ func (c *conn) serve() {
 				if c.s.shutting.Load() {
 					return
 				}
-				c.readDeadline(time.Now(), cmp.Or(opts.IdleTimeout, opts.ReadTimeout), true) // as net/http
+				// The answer just written read the clock for its Date.
+				now := st.date.now
+				if now.IsZero() {
+					now = time.Now()
+				}
+				c.readDeadline(now, cmp.Or(opts.IdleTimeout, opts.ReadTimeout), true) // as net/http
 			} else {
 				c.readDeadline(time.Now(), min0(opts.ReadHeaderTimeout, opts.ReadTimeout), false)
 			}

@@ -207,10 +207,14 @@ func (w *Response) reset(connection string, http10 bool) {
 type dateCache struct {
 	sec int64
 	buf []byte
+	// now is when the last Date was written: about when the answer went
+	// out, which the loop reuses for the idle deadline that follows.
+	now time.Time
 }
 
 func (d *dateCache) append(b []byte) []byte {
 	now := time.Now()
+	d.now = now
 	if s := now.Unix(); s != d.sec || d.buf == nil {
 		d.sec = s
 		d.buf = now.UTC().AppendFormat(d.buf[:0], http.TimeFormat)
