@@ -272,18 +272,29 @@ func FuzzDecodeV2ResponseDiff(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := bytes.Clone(body)
 		got, err := decodeV2Response(body)
-		if !bytes.Equal(body, orig) {
-			t.Fatalf("body changed:\n%q\nwas\n%q", body, orig)
-		}
-		if !json.Valid(body) {
-			if err == nil || !strings.HasPrefix(err.Error(), "response is not valid JSON") {
-				t.Fatalf("invalid JSON gives %+v, %v", got, err)
-			}
+		if !checkedAgainstValid(t, body, orig, got, err) {
 			return
 		}
 		want, wantErr := refDecodeV2Response(body)
 		sameResult(t, got, err, want, wantErr)
 	})
+}
+
+// checkedAgainstValid fails t when a decoder changed body (orig is its
+// copy from before) or accepted invalid JSON, and reports whether body is
+// valid JSON, to be compared with the reference decoder.
+func checkedAgainstValid(t *testing.T, body, orig []byte, got []inference.Tensor, err error) bool {
+	t.Helper()
+	if !bytes.Equal(body, orig) {
+		t.Fatalf("body changed:\n%q\nwas\n%q", body, orig)
+	}
+	if json.Valid(body) {
+		return true
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), "response is not valid JSON") {
+		t.Fatalf("invalid JSON gives %+v, %v", got, err)
+	}
+	return false
 }
 
 // FuzzDecodePredictionsDiff is FuzzDecodeV2ResponseDiff for TF Serving
@@ -293,13 +304,7 @@ func FuzzDecodePredictionsDiff(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, rows int) {
 		orig := bytes.Clone(body)
 		got, _, err := decodePredictions(body, rows, &out, nil)
-		if !bytes.Equal(body, orig) {
-			t.Fatalf("body changed:\n%q\nwas\n%q", body, orig)
-		}
-		if !json.Valid(body) {
-			if err == nil || !strings.HasPrefix(err.Error(), "response is not valid JSON") {
-				t.Fatalf("invalid JSON gives %+v, %v", got, err)
-			}
+		if !checkedAgainstValid(t, body, orig, got, err) {
 			return
 		}
 		want, _, wantErr := refDecodePredictions(body, rows, &out, nil)
