@@ -11,7 +11,11 @@ import (
 // rows, failures by kind, and a latency histogram. Recording is lock-free
 // after a series' first request; Prometheus reads it at scrape time.
 type Live struct {
-	m sync.Map // liveKey → *liveCounters
+	// m is read without a lock on every prediction; a new series copies
+	// it under mu. A map typed by liveKey hashes the key's fields
+	// directly, where a sync.Map hashes it through an interface.
+	m  atomic.Pointer[map[liveKey]*liveCounters]
+	mu sync.Mutex
 }
 
 type liveKey struct {
@@ -48,11 +52,40 @@ type LiveStats struct {
 func NewLive() *Live { return &Live{} }
 
 func (l *Live) counters(k liveKey) *liveCounters {
-	v, ok := l.m.Load(k)
-	if !ok {
-		v, _ = l.m.LoadOrStore(k, &liveCounters{})
+	if m := l.m.Load(); m != nil {
+		if c := (*m)[k]; c != nil {
+			return c
+		}
 	}
-	return v.(*liveCounters)
+	return l.add(k)
+}
+
+// add returns k's counters, adding them when they are new. The series
+// of an endpoint's versions and roles are few and added once, so copying
+// the map costs nothing that matters.
+func (l *Live) add(k liveKey) *liveCounters {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.all()
+	if c := old[k]; c != nil {
+		return c
+	}
+	m := make(map[liveKey]*liveCounters, len(old)+1)
+	for key, c := range old {
+		m[key] = c
+	}
+	c := &liveCounters{}
+	m[k] = c
+	l.m.Store(&m)
+	return c
+}
+
+// all returns every series' counters; the map must not be modified.
+func (l *Live) all() map[liveKey]*liveCounters {
+	if m := l.m.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // Flight is one prediction in progress, counted as in flight until Done.
@@ -99,12 +132,10 @@ func (c *liveCounters) record(latency time.Duration, rows int, kind string) {
 // roles together.
 func (l *Live) Stats(endpoint string) []LiveStats {
 	byVersion := map[int]*LiveStats{}
-	l.m.Range(func(k, v any) bool {
-		key := k.(liveKey)
+	for key, c := range l.all() {
 		if key.endpoint != endpoint {
-			return true
+			continue
 		}
-		c := v.(*liveCounters)
 		st := byVersion[key.version]
 		if st == nil {
 			st = &LiveStats{Version: key.version}
@@ -115,8 +146,7 @@ func (l *Live) Stats(endpoint string) []LiveStats {
 		for k := 1; k < len(ErrorKinds); k++ { // input errors are the caller's
 			st.Errors += c.errors[k].Load()
 		}
-		return true
-	})
+	}
 	out := make([]LiveStats, 0, len(byVersion))
 	for _, st := range byVersion {
 		out = append(out, *st)
@@ -140,17 +170,14 @@ func (l *Live) Counts(endpoint string, version int) (requests, errors int64) {
 // counts per LatencyBuckets bound (not cumulative), then the +Inf bucket.
 func (l *Live) Histogram(endpoint string, version int) []int64 {
 	out := make([]int64, len(LatencyBuckets)+1)
-	l.m.Range(func(k, v any) bool {
-		key := k.(liveKey)
+	for key, c := range l.all() {
 		if key.endpoint != endpoint || key.version != version {
-			return true
+			continue
 		}
-		c := v.(*liveCounters)
 		for i := range out {
 			out[i] += c.buckets[i].Load()
 		}
-		return true
-	})
+	}
 	return out
 }
 
@@ -168,9 +195,7 @@ type Series struct {
 // Series returns every series, sorted.
 func (l *Live) Series() []Series {
 	var out []Series
-	l.m.Range(func(k, v any) bool {
-		key := k.(liveKey)
-		c := v.(*liveCounters)
+	for key, c := range l.all() {
 		s := Series{Endpoint: key.endpoint, Version: key.version, Role: key.role,
 			Requests: c.requests.Load(), Rows: c.rows.Load(), InFlight: c.inFlight.Load(), Errors: map[string]int64{},
 			LatencySum: time.Duration(c.latencyNS.Load()).Seconds(), Buckets: make([]uint64, len(LatencyBuckets))}
@@ -183,8 +208,7 @@ func (l *Live) Series() []Series {
 			s.Buckets[i] = cum
 		}
 		out = append(out, s)
-		return true
-	})
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Endpoint != out[j].Endpoint {
 			return out[i].Endpoint < out[j].Endpoint
