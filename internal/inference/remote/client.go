@@ -177,9 +177,15 @@ func (p *connPool) get(now time.Time) *httpConn {
 	return nil
 }
 
-// put returns a connection that finished a call cleanly to the pool.
-func (p *connPool) put(c *httpConn) {
-	c.idleSince = time.Now()
+// put returns a connection that finished a call cleanly to the pool. The
+// call began at start, which is taken as the start of the idle time: a
+// little early, so the connection only ever looks idle longer than it
+// was, and no clock is read for it.
+func (p *connPool) put(c *httpConn, start time.Time) {
+	if start.IsZero() {
+		start = time.Now()
+	}
+	c.idleSince = start
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < maxIdlePerHost {
 		p.idle = append(p.idle, c)
@@ -237,7 +243,7 @@ func (p *connPool) roundTrip(ctx context.Context, req []byte, dl deadline, dst [
 		}
 		resp, keep, started, err := c.exchange(ctx, req, dl, dst)
 		if err == nil && keep {
-			p.put(c)
+			p.put(c, dl.now)
 		} else {
 			c.close()
 		}

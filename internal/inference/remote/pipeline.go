@@ -183,7 +183,7 @@ func (p *connPool) pipeline(ctx context.Context, reqs [][]byte, dl deadline, dst
 		n, keep, started, body, err := c.pipeline(ctx, reqs, dl, dst, each)
 		dst = body
 		if err == nil && keep {
-			p.put(c)
+			p.put(c, dl.now)
 		} else {
 			c.close()
 		}

@@ -35,7 +35,7 @@ func TestContextWatch(t *testing.T) {
 		if c.watched != ctx.Done() || c.stopWatch == nil {
 			t.Error("the connection does not keep watching the shared context between calls")
 		}
-		p.put(c)
+		p.put(c, time.Now())
 		cancel() // ends the watch of an idle connection: it must stay usable
 		time.Sleep(20 * time.Millisecond)
 		if _, err := p.roundTrip(context.Background(), req, dl(), nil); err != nil {
