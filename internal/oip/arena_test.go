@@ -37,7 +37,7 @@ func TestArenaTake(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var blk reqBlock
-			a := arena{mem: &blk.arena}
+			a := arena{mem: blk.arena[:]}
 			base := uintptr(unsafe.Pointer(&blk.arena))
 			for i, tk := range tt.takes {
 				got := -1

@@ -29,7 +29,8 @@ const (
 type dataDecoder struct {
 	s      *scanner
 	t      *inference.Tensor
-	input  int          // index in "inputs", for error paths
+	list   string       // the tensors' array, "inputs", for error paths
+	input  int          // index in that array
 	n      int          // elements the shape holds
 	kind   elemKind     // which slice of t receives the elements
 	lo, hi int64        // range of kindInt
@@ -53,9 +54,9 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 	s := &d.scanner
 	n, err := inference.NumElements(t.Shape)
 	if err != nil {
-		return inference.Inputf(fmt.Sprintf("inputs[%d].shape", input), "%s", err)
+		return inference.Inputf(elemPath(d.list, input)+".shape", "%s", err)
 	}
-	dd := dataDecoder{s: s, t: t, input: input, n: n}
+	dd := dataDecoder{s: s, t: t, list: d.list, input: input, n: n}
 	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
@@ -243,7 +244,8 @@ func (d *dataDecoder) failAt(level int, format string, args ...any) error {
 // data array itself): inputs[0].data[1][2].
 func (d *dataDecoder) path(level int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "inputs[%d].data", d.input)
+	b.WriteString(elemPath(d.list, d.input))
+	b.WriteString(".data")
 	for l := 0; l <= level; l++ {
 		fmt.Fprintf(&b, "[%d]", d.idx[l])
 	}

@@ -133,3 +133,27 @@ func numberInRange(lit []byte, isInt bool) bool {
 	_, err := strconv.ParseFloat(string(lit), 64)
 	return err == nil
 }
+
+// hasMember reports whether obj, an object checked by checkParams (or
+// nil), has a member called name.
+func hasMember(obj []byte, name string) bool {
+	if obj == nil {
+		return false
+	}
+	s := &scanner{buf: obj}
+	if s.peek() != '{' || s.enter() != nil {
+		return false
+	}
+	for i := 0; ; i++ {
+		key, ok, err := s.nextKey(i)
+		if err != nil || !ok {
+			return false
+		}
+		if string(key) == name {
+			return true
+		}
+		if s.skip() != nil {
+			return false
+		}
+	}
+}

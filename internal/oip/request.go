@@ -2,6 +2,7 @@ package oip
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/sluicehq/sluice/internal/inference"
 )
@@ -95,13 +96,20 @@ func knownField(key []byte, tensor bool) int {
 	return 0
 }
 
-// reqDecoder decodes one inference request.
+// reqDecoder decodes one inference request, or one array of tensors.
 type reqDecoder struct {
 	scanner
-	max   int // element limit
-	total int // elements of the inputs decoded so far
-	blk   *reqBlock
-	mem   arena // the rest of blk's arena
+	max   int    // element limit
+	total int    // elements of the inputs decoded so far
+	list  string // the JSON path of the tensors' array, for errors
+	// first and firstOut are empty slices with room for the first tensor
+	// and requested output, in the block that holds the arena.
+	first    []inference.Tensor
+	firstOut []RequestedOutput
+	// checkOnly has tensor parameters checked as strictly as they are
+	// read, but not kept.
+	checkOnly bool
+	mem       arena // the rest of the block's arena
 }
 
 // DecodeInferRequest decodes and validates an Open Inference Protocol v2
@@ -111,11 +119,49 @@ type reqDecoder struct {
 // reqBlock.
 func DecodeInferRequest(body []byte, lim Limits) (*InferRequest, error) {
 	blk := new(reqBlock)
-	d := reqDecoder{scanner: scanner{buf: body}, max: lim.maxElements(), blk: blk, mem: arena{mem: &blk.arena}}
+	d := reqDecoder{
+		scanner:  scanner{buf: body},
+		max:      lim.maxElements(),
+		list:     "inputs",
+		first:    blk.in[:0:len(blk.in)],
+		firstOut: blk.out[:0:len(blk.out)],
+		mem:      arena{mem: blk.arena[:]},
+	}
 	if err := d.request(&blk.req); err != nil {
 		return nil, err
 	}
 	return &blk.req, nil
+}
+
+// DecodeTensors decodes the JSON array of tensors at body[at] (after
+// whitespace), a member of a document's top-level object, as
+// DecodeInferRequest decodes a request's "inputs": with the same checks,
+// nesting counted from the top-level object, and lim counting the
+// elements of these tensors only. It returns the tensors and the offset
+// just past the array. It is for documents read by their caller, such as
+// an inference response, whose "outputs" have the form of a request's
+// "inputs": the caller reads the rest of the document and hands over the
+// array where it stands, without copying or changing body.
+//
+// Each tensor's "parameters" are checked as in a request, but not
+// returned. Errors are *inference.InputError, with JSON paths that start
+// with list, the array's name ("outputs[0].shape"). The result does not
+// alias body. A small array (one tensor, a few hundred bytes) takes one
+// allocation, sized to what is left of body from at.
+func DecodeTensors(body []byte, at int, list string, lim Limits) ([]inference.Tensor, int, error) {
+	if at < 0 || at > len(body) {
+		return nil, at, fmt.Errorf("oip: DecodeTensors at offset %d of a %d-byte body", at, len(body))
+	}
+	d := reqDecoder{scanner: scanner{buf: body, pos: at, depth: 1}, max: lim.maxElements(), list: list, checkOnly: true}
+	if d.peek() != '[' {
+		return nil, d.pos, d.typeError(list, "an array of tensors")
+	}
+	d.first, d.mem.mem = newTensorBlock(len(body) - d.pos)
+	ts, _, err := d.tensors()
+	if err != nil {
+		return nil, d.pos, err
+	}
+	return ts, d.pos, nil
 }
 
 // topObject positions s inside the top-level object, or explains why the
@@ -226,37 +272,46 @@ func (d *reqDecoder) inputs(req *InferRequest) error {
 	default:
 		return s.typeError("inputs", "an array of input tensors")
 	}
+	var err error
+	req.Inputs, req.InputParameters, err = d.tensors()
+	return err
+}
+
+// tensors reads the array of tensors at s.pos, which is '[', and the
+// parameters of each tensor, nil when none has any (or with checkOnly).
+func (d *reqDecoder) tensors() (ts []inference.Tensor, params []map[string]any, err error) {
+	s := &d.scanner
 	if err := s.enter(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	req.Inputs = d.blk.in[:0:len(d.blk.in)]
+	ts = d.first
 	for i := 0; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if !ok {
 			break
 		}
 		if c != '{' {
-			return s.typeError(fmt.Sprintf("inputs[%d]", i), "an input tensor object")
+			return nil, nil, s.typeError(elemPath(d.list, i), "an input tensor object")
 		}
-		req.Inputs = append(req.Inputs, inference.Tensor{})
-		params, err := d.input(i, &req.Inputs[i])
+		ts = append(ts, inference.Tensor{})
+		p, err := d.input(i, &ts[i])
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		if params != nil && req.InputParameters == nil {
-			req.InputParameters = make([]map[string]any, i, cap(req.Inputs))
+		if p != nil && params == nil {
+			params = make([]map[string]any, i, cap(ts))
 		}
-		if req.InputParameters != nil {
-			req.InputParameters = append(req.InputParameters, params)
+		if params != nil {
+			params = append(params, p)
 		}
 	}
-	if len(req.Inputs) == 0 {
-		return inference.Inputf("inputs", "at least one input is required")
+	if len(ts) == 0 {
+		return nil, nil, inference.Inputf(d.list, "at least one input is required")
 	}
-	return checkUnique(len(req.Inputs), func(i int) string { return req.Inputs[i].Name }, "inputs", "input")
+	return ts, params, checkUnique(len(ts), func(i int) string { return ts[i].Name }, d.list, "input")
 }
 
 // checkUnique reports the first name that appears twice.
@@ -282,16 +337,17 @@ func checkUnique(n int, name func(int) string, list, what string) error {
 }
 
 // input reads the input tensor object at s.pos into t and returns its
-// parameters.
+// parameters, unless d.checkOnly.
 func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any, err error) {
 	s := &d.scanner
-	field := func(name string) string { return fmt.Sprintf("inputs[%d].%s", idx, name) }
+	field := func(name string) string { return elemPath(d.list, idx) + "." + name }
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
 	var seen, have int // members seen (to catch duplicates), members not null
 	var other keySet
 	dataAt, dataDepth := -1, 0 // where "data" is, when read after the object
+	var rawParams []byte       // the parameters' JSON, with checkOnly
 	for i := 0; ; i++ {
 		key, ok, err := s.nextKey(i)
 		if err != nil {
@@ -303,7 +359,7 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 		f := knownField(key, true)
 		if f == 0 {
 			if other.add(s, key) {
-				return nil, duplicateKey(s.keyAt, fmt.Sprintf("inputs[%d]", idx), key)
+				return nil, duplicateKey(s.keyAt, elemPath(d.list, idx), key)
 			}
 			if err := s.skip(); err != nil {
 				return nil, err
@@ -311,7 +367,7 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 			continue
 		}
 		if seen&f != 0 {
-			return nil, duplicateKey(s.keyAt, fmt.Sprintf("inputs[%d]", idx), key)
+			return nil, duplicateKey(s.keyAt, elemPath(d.list, idx), key)
 		}
 		seen |= f
 		c := s.peek()
@@ -352,7 +408,13 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 				return nil, err
 			}
 		case fieldParameters:
-			if params, err = s.readParams(func() string { return field("parameters") }); err != nil {
+			path := func() string { return field("parameters") }
+			if d.checkOnly {
+				rawParams, err = s.checkParams(path)
+			} else {
+				params, err = s.readParams(path)
+			}
+			if err != nil {
 				return nil, err
 			}
 		case fieldData:
@@ -373,7 +435,7 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 		}
 	}
 	for _, ext := range [...]string{"binary_data_size", "shared_memory_region"} {
-		if _, ok := params[ext]; ok {
+		if _, ok := params[ext]; ok || hasMember(rawParams, ext) {
 			return nil, inference.Inputf(field("parameters."+ext), "%s", unsupportedExtension(ext))
 		}
 	}
@@ -394,6 +456,13 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 		s.pos, s.depth = end, depth
 	}
 	return params, nil
+}
+
+// elemPath is the JSON path of element i of the array at path list:
+// inputs[2]. It concatenates rather than formats, so that list, a field
+// of a decoder, is not taken for escaping with the rest of the decoder.
+func elemPath(list string, i int) string {
+	return list + "[" + strconv.Itoa(i) + "]"
 }
 
 // unsupportedExtension explains a parameter that asks for a protocol
@@ -444,7 +513,7 @@ func parseDatatype(b []byte) (inference.Datatype, error) {
 // shape reads a shape array and counts its elements against the limit.
 func (d *reqDecoder) shape(idx int) ([]int64, error) {
 	s := &d.scanner
-	field := func() string { return fmt.Sprintf("inputs[%d].shape", idx) }
+	field := func() string { return elemPath(d.list, idx) + ".shape" }
 	if s.peek() != '[' {
 		return nil, s.typeError(field(), "an array of dimensions")
 	}
@@ -471,7 +540,7 @@ func (d *reqDecoder) shape(idx int) ([]int64, error) {
 			read = append(read, int64(mag))
 			continue
 		}
-		dimField := func() string { return fmt.Sprintf("inputs[%d].shape[%d]", idx, i) }
+		dimField := func() string { return elemPath(d.list, idx) + ".shape[" + strconv.Itoa(i) + "]" }
 		if c != '-' && (c < '0' || c > '9') {
 			return nil, s.typeError(dimField(), "a dimension (an integer, 0 or more)")
 		}
@@ -549,7 +618,7 @@ func (d *reqDecoder) outputs(req *InferRequest) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	req.Outputs = d.blk.out[:0:len(d.blk.out)]
+	req.Outputs = d.firstOut
 	for i := 0; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {

@@ -6,15 +6,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/sluicehq/sluice/internal/inference"
+	"github.com/sluicehq/sluice/internal/oip"
 )
 
 // The scan of a response body. One pass validates the body as strictly
 // as encoding/json.Valid (the same grammar, the same nesting bound, and
 // like it no check of UTF-8) and locates the members the decoders need.
-// The one array that is handed to the oip decoder is only matched for
-// brackets here: that decoder validates it, more strictly still, and a
-// body whose array it accepts is valid JSON as a whole. When it does not
-// accept it, the array is validated here after all, so that invalid
+// The one array that is handed to the oip decoder is validated by that
+// decoder, more strictly still, and a body whose array it accepts is
+// valid JSON as a whole. decodeV2Outputs hands the "outputs" of a v2
+// response over where they stand, in the same pass. scanResponse, for
+// the other decoders and to explain a v2 response decodeV2Outputs
+// rejects, only matches the array's brackets; when the oip decoder does
+// not accept the array, it is validated here after all, so that invalid
 // JSON is reported as such wherever it is.
 
 // maxDepth is the deepest nesting of arrays and objects accepted, the
@@ -52,6 +58,59 @@ func skipWS(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// decodeV2Outputs reads a v2 inference response in one pass: it
+// validates the top-level object as scanResponse does, and has the oip
+// decoder read the "outputs" array where it stands, which validates it
+// more strictly still. ok is false, with no detail, for any response
+// that is not a valid JSON object with one array of valid tensors called
+// "outputs"; explainV2Response then says what is wrong.
+func decodeV2Outputs(body []byte) (out []inference.Tensor, ok bool) {
+	i := skipWS(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, false
+	}
+	i = skipWS(body, i+1)
+	found := false
+	for {
+		if i >= len(body) || body[i] != '"' {
+			return nil, false // no members, or not a key
+		}
+		kEnd, err := scanString(body, i)
+		if err != nil {
+			return nil, false
+		}
+		key := body[i+1 : kEnd-1]
+		i = skipWS(body, kEnd)
+		if i >= len(body) || body[i] != ':' {
+			return nil, false
+		}
+		v := skipWS(body, i+1)
+		var end int
+		if keyIs(key, "outputs") {
+			if found || v >= len(body) || body[v] != '[' {
+				return nil, false
+			}
+			found = true
+			// The limit is the one explainV2Response's decoder has.
+			out, end, err = oip.DecodeTensors(body, v, "outputs", oip.Limits{MaxElements: len(body)/2 + 1})
+		} else {
+			end, err = scanValue(body, v, 1)
+		}
+		if err != nil {
+			return nil, false
+		}
+		i = skipWS(body, end)
+		if i < len(body) && body[i] == ',' {
+			i = skipWS(body, i+1)
+			continue
+		}
+		if i >= len(body) || body[i] != '}' {
+			return nil, false
+		}
+		return out, found && skipWS(body, i+1) == len(body)
+	}
 }
 
 // span locates what a decoder needs in a response's top-level object.
