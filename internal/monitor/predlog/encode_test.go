@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -231,6 +232,26 @@ func TestDigits8AndDecimalLen(t *testing.T) {
 		n := rng.Uint64() >> rng.IntN(64)
 		if got, want := decimalLen(n), len(strconv.FormatUint(n, 10)); got != want {
 			t.Fatalf("decimalLen(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestPlain checks plain against the bytes appendString escapes, with
+// each byte value at each position of strings up to 17 bytes long.
+func TestPlain(t *testing.T) {
+	for n := 0; n <= 17; n++ {
+		for pos := 0; pos < max(n, 1); pos++ {
+			for c := 0; c < 256; c++ {
+				s := []byte(strings.Repeat("a", n))
+				want := true
+				if n > 0 {
+					s[pos] = byte(c)
+					want = c >= 0x20 && c != '"' && c != '\\' && c < 0x80
+				}
+				if got := plain(string(s)); got != want {
+					t.Fatalf("plain(%q) = %v, want %v", s, got, want)
+				}
+			}
 		}
 	}
 }
