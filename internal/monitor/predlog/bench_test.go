@@ -264,3 +264,24 @@ func BenchmarkLogCall(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkAppendFloatFP32 writes the numbers of BenchmarkAppendJSONFP32's
+// records, one per op.
+func BenchmarkAppendFloatFP32(b *testing.B) {
+	inputs, outputs := fp32Calls(1024)
+	var xs []float64
+	for i := range inputs {
+		for _, x := range append(inputs[i][0].F32, outputs[i][0].F32...) {
+			xs = append(xs, float64(x))
+		}
+	}
+	buf := make([]byte, 0, 1024)
+	i := 0
+	for b.Loop() {
+		if len(buf) > 1000 {
+			buf = buf[:0]
+		}
+		buf = appendFloat(buf, xs[i%len(xs)])
+		i++
+	}
+}

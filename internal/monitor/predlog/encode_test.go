@@ -15,9 +15,12 @@ import (
 // checkG fails unless appendG writes x as strconv does.
 func checkG(t *testing.T, x float64) {
 	t.Helper()
-	got, want := appendG([]byte("x"), x), strconv.AppendFloat([]byte("x"), x, 'g', -1, 64)
-	if string(got) != string(want) {
-		t.Fatalf("appendG(%v) (bits %#x) = %s, want %s", x, math.Float64bits(x), got[1:], want[1:])
+	want := strconv.AppendFloat([]byte("x"), x, 'g', -1, 64)
+	// A buffer that grows, and one with room to spare.
+	for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+		if got := appendG(b, x); string(got) != string(want) {
+			t.Fatalf("appendG(%v) (bits %#x) = %s, want %s", x, math.Float64bits(x), got[1:], want[1:])
+		}
 	}
 }
 
