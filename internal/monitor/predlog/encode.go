@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -20,7 +21,8 @@ import (
 // AppendJSON appends the JSON object of r to b and returns the extended
 // buffer. Field order is fixed: id, time, endpoint, version, role,
 // latency_ns, inputs, outputs, error; empty role, inputs, outputs and
-// error are left out.
+// error are left out. Numbers are written a word at a time, so the bytes
+// of b's capacity after what AppendJSON appends may change.
 func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, r.RequestID)
@@ -29,13 +31,13 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `,"endpoint":`...)
 	b = appendString(b, r.Endpoint)
 	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = appendInt(b, int64(r.Version))
 	if r.Role != "" {
 		b = append(b, `,"role":`...)
 		b = appendString(b, r.Role)
 	}
 	b = append(b, `,"latency_ns":`...)
-	b = strconv.AppendInt(b, r.LatencyNS, 10)
+	b = appendInt(b, r.LatencyNS)
 	if len(r.Inputs) > 0 {
 		b = append(b, `,"inputs":`...)
 		b = appendValues(b, r.Inputs)
@@ -59,22 +61,8 @@ func appendTime(b []byte, t time.Time) []byte {
 	if sec < 0 || sec >= maxUnix {
 		return appendTimeDate(b, t)
 	}
-	// The date of the day since 1970-01-01, from that of the day since
-	// 0000-03-01: years of 400 of 146097 days, of which the first three
-	// centuries lack a leap day, as in a civil_from_days of Howard
-	// Hinnant's "chrono-Compatible Low-Level Date Algorithms", in
-	// unsigned arithmetic as no day here comes before 1970.
 	days, clock := uint64(sec)/86400, uint64(sec)%86400
-	z := days + 719468
-	era, doe := z/146097, z%146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era
-	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the year from March 1
-	mp := (5*doy + 2) / 153                                // month from March
-	day := doy - (153*mp+2)/5 + 1
-	year, month := era*400+yoe, mp+3
-	if month > 12 {
-		year, month = year+1, month-12
-	}
+	year, month, day := date(days)
 	var buf [len(`"2006-01-02T15:04:05.999999999Z"`)]byte
 	buf[0] = '"'
 	put2(buf[1:], year/100)
@@ -102,6 +90,37 @@ func appendTime(b []byte, t time.Time) []byte {
 	}
 	buf[n], buf[n+1] = 'Z', '"'
 	return append(b, buf[:n+2]...)
+}
+
+// lastDate holds the date appendTime wrote last: the number of its day
+// since 1970-01-01, plus one, in the high 32 bits, and its year<<16 |
+// month<<8 | day in the low ones. Records come in time order, and most
+// find their date there.
+var lastDate atomic.Uint64
+
+// date returns the date of the day since 1970-01-01, a day before
+// 10000-01-01.
+func date(days uint64) (year, month, day uint64) {
+	if d := lastDate.Load(); d>>32 == days+1 {
+		return d >> 16 & 0xffff, d >> 8 & 0xff, d & 0xff
+	}
+	// The date of the day since 0000-03-01: years of 400 of 146097 days,
+	// of which the first three centuries lack a leap day, as in a
+	// civil_from_days of Howard Hinnant's "chrono-Compatible Low-Level
+	// Date Algorithms", in unsigned arithmetic as no day here comes
+	// before 1970.
+	z := days + 719468
+	era, doe := z/146097, z%146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the year from March 1
+	mp := (5*doy + 2) / 153                                // month from March
+	day = doy - (153*mp+2)/5 + 1
+	year, month = era*400+yoe, mp+3
+	if month > 12 {
+		year, month = year+1, month-12
+	}
+	lastDate.Store((days+1)<<32 | year<<16 | month<<8 | day)
+	return year, month, day
 }
 
 // maxUnix is the Unix time of 10000-01-01, the first that RFC 3339 cannot
@@ -177,7 +196,7 @@ func appendValues(b []byte, vs []Value) []byte {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = strconv.AppendInt(b, d, 10)
+				b = appendInt(b, d)
 			}
 			b = append(b, ']')
 		}
@@ -204,6 +223,30 @@ func appendValues(b []byte, vs []Value) []byte {
 		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+// appendInt appends n in decimal, as strconv.AppendInt(b, n, 10) does,
+// writing the digits of n above -10^8 and below 10^8 in one word. It may
+// change up to six bytes of b's capacity after what it appends.
+func appendInt(b []byte, n int64) []byte {
+	if n <= -1e8 || n >= 1e8 {
+		return strconv.AppendInt(b, n, 10)
+	}
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	if n < 10 {
+		return append(b, byte('0'+n))
+	}
+	k := len(b)
+	if cap(b)-k < 8 {
+		b = slices.Grow(b, 8)
+	}
+	nd := decimalLen(uint64(n))
+	// The last nd of eight digits, the first in the low byte.
+	binary.LittleEndian.PutUint64(b[k:k+8], digits8(uint32(n))>>(8*(8-nd)))
+	return b[:k+nd]
 }
 
 // appendFloat writes x as a JSON number, or NaN and the infinities as the

@@ -258,3 +258,27 @@ func TestPlain(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendInt(t *testing.T) {
+	ns := []int64{0, 1, -1, 9, 10, -10, 99, 100, 12345678, 99_999_999, 100_000_000, -99_999_999, -100_000_000,
+		math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 100000 {
+		ns = append(ns, rng.Int64()>>rng.IntN(64), -(rng.Int64() >> rng.IntN(64)))
+	}
+	for _, n := range ns {
+		checkInt(t, n)
+	}
+}
+
+// checkInt fails unless appendInt writes n as strconv does, onto a
+// buffer that grows and one with room to spare.
+func checkInt(t *testing.T, n int64) {
+	t.Helper()
+	want := strconv.AppendInt([]byte("x"), n, 10)
+	for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+		if got := appendInt(b, n); string(got) != string(want) {
+			t.Fatalf("appendInt(%d) = %s, want %s", n, got[1:], want[1:])
+		}
+	}
+}

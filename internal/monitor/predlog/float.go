@@ -15,11 +15,13 @@ import (
 // take 16 or 17 digits as float64s, which strconv's general algorithm and
 // layout spend most of a record's encoding time on.
 
-// appendG appends x as strconv.AppendFloat(b, x, 'g', -1, 64) does.
+// appendG appends x as strconv.AppendFloat(b, x, 'g', -1, 64) does. It
+// may change the bytes of b's capacity after what it appends, up to 24
+// bytes after len(b).
 func appendG(b []byte, x float64) []byte {
 	if -1e6 < x && x < 1e6 {
 		if i := int64(x); float64(i) == x && (i != 0 || !math.Signbit(x)) {
-			return strconv.AppendInt(b, i, 10)
+			return appendInt(b, i)
 		}
 	}
 	if out, ok := appendFixed(b, x); ok {
@@ -57,6 +59,8 @@ const digitPairs = "00010203040506070809" +
 // with exact integer arithmetic: in the range handled, x times the power
 // of ten 10^k that brings it to 17 or 18 digits before the point, and the
 // bounds, are integers of at most 126 bits over a power of two.
+//
+// Like appendG, it may change up to 24 bytes of b's capacity after len(b).
 func appendFixed(b []byte, x float64) ([]byte, bool) {
 	u := math.Float64bits(x)
 	be := int(u>>52) & 0x7ff // biased exponent
