@@ -47,7 +47,7 @@ func FromCall(inputs []inference.Tensor, tabular *inference.TensorSpec, outputs 
 		}
 	}
 	if c.words == 0 {
-		words = nil // as the features of an empty tabular tensor have always had
+		words = nil // so that the features of an empty tabular tensor have a nil Num
 	}
 	return c.fill(vals[:c.vals], words[:c.words], inputs, tabular, outputs)
 }
@@ -68,10 +68,10 @@ func newBlock[V, W any]() ([]Value, []float64) {
 
 // blocks[n-1] are the blocks of n Values, by size: one for each of the
 // allocator's size classes up to 512 bytes, with room for as many numbers
-// as fill it (a Value takes 104 bytes), so that a block wastes no more
-// than two separate arrays would. Above 512 bytes an object costs the
-// allocator a header, and the record's encoding costs far more than an
-// allocation.
+// as fill it (a Value takes 104 bytes), so that a block wastes less than
+// the step to the next class. Above 512 bytes an object costs the
+// allocator a header, and a record that large costs far more to encode
+// than an allocation.
 var blocks = [...][]struct {
 	words int
 	alloc func() ([]Value, []float64)
@@ -179,12 +179,12 @@ func (c *callSize) fill(vals []Value, words []float64, inputs []inference.Tensor
 		all := nums[: rows*cols : rows*cols] // column-major
 		nums = nums[rows*cols:]
 		for r := 0; r < rows; r++ {
-			for c := 0; c < cols; c++ {
-				all[c*rows+r] = element(t, r*cols+c)
+			for j := 0; j < cols; j++ {
+				all[j*rows+r] = element(t, r*cols+j)
 			}
 		}
-		for c, f := range tabular.Features {
-			vals[k] = Value{Name: f.Name, Num: all[c*rows : (c+1)*rows : (c+1)*rows]}
+		for j, f := range tabular.Features {
+			vals[k] = Value{Name: f.Name, Num: all[j*rows : (j+1)*rows : (j+1)*rows]}
 			k++
 		}
 	}
