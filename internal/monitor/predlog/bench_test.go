@@ -225,3 +225,63 @@ func BenchmarkRecordToFile(b *testing.B) {
 		b.Fatalf("%d records written of %d: %+v", st.Written, b.N, st)
 	}
 }
+
+// BenchmarkFromCall copies the tensors of a call as the gateway does for
+// a model of one [1, 8] FP32 input and a [1] FP32 output.
+func BenchmarkFromCall(b *testing.B) {
+	inputs, outputs := fp32Calls(64)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		k := i % len(inputs)
+		sinkIn, sinkOut = FromCall(inputs[k], nil, outputs[k])
+		i++
+	}
+}
+
+// sinkIn and sinkOut keep the benchmarks' results alive.
+var sinkIn, sinkOut []Value
+
+// BenchmarkLogCall is the request's part of logging a call of FP32
+// tensors, as the gateway does it: the record built and queued for a
+// sink that discards it. Besides the time per record it reports the CPU
+// time of the whole process per record (cpu-ns/op), the sink's goroutine
+// and collection included.
+func BenchmarkLogCall(b *testing.B) {
+	l := benchLogger(b, Options{}, SinkOptions{Name: "file"})
+	inputs, outputs := fp32Calls(64)
+	now := time.Now()
+	b.ReportAllocs()
+	runtime.GC()
+	cpu := cpuTime(b)
+	i := 0
+	for b.Loop() {
+		k := i % len(inputs)
+		rec := Record{RequestID: "0123456789abcdef", Time: now, Endpoint: "m", Version: 1, Role: "stable", LatencyNS: 81200}
+		rec.Inputs, rec.Outputs = FromCall(inputs[k], nil, outputs[k])
+		l.Log(rec)
+		i++
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkAppendFloatFP32 writes the numbers of BenchmarkAppendJSONFP32's
+// records, one per op.
+func BenchmarkAppendFloatFP32(b *testing.B) {
+	inputs, outputs := fp32Calls(1024)
+	var xs []float64
+	for i := range inputs {
+		for _, x := range append(inputs[i][0].F32, outputs[i][0].F32...) {
+			xs = append(xs, float64(x))
+		}
+	}
+	buf := make([]byte, 0, 1024)
+	i := 0
+	for b.Loop() {
+		if len(buf) > 1000 {
+			buf = buf[:0]
+		}
+		buf = appendFloat(buf, xs[i%len(xs)])
+		i++
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -14,9 +15,12 @@ import (
 // checkG fails unless appendG writes x as strconv does.
 func checkG(t *testing.T, x float64) {
 	t.Helper()
-	got, want := appendG([]byte("x"), x), strconv.AppendFloat([]byte("x"), x, 'g', -1, 64)
-	if string(got) != string(want) {
-		t.Fatalf("appendG(%v) (bits %#x) = %s, want %s", x, math.Float64bits(x), got[1:], want[1:])
+	want := strconv.AppendFloat([]byte("x"), x, 'g', -1, 64)
+	// A buffer that grows, and one with room to spare.
+	for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+		if got := appendG(b, x); string(got) != string(want) {
+			t.Fatalf("appendG(%v) (bits %#x) = %s, want %s", x, math.Float64bits(x), got[1:], want[1:])
+		}
 	}
 }
 
@@ -231,6 +235,50 @@ func TestDigits8AndDecimalLen(t *testing.T) {
 		n := rng.Uint64() >> rng.IntN(64)
 		if got, want := decimalLen(n), len(strconv.FormatUint(n, 10)); got != want {
 			t.Fatalf("decimalLen(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestPlain checks plain against the bytes appendString escapes, with
+// each byte value at each position of strings up to 17 bytes long.
+func TestPlain(t *testing.T) {
+	for n := 0; n <= 17; n++ {
+		for pos := 0; pos < max(n, 1); pos++ {
+			for c := 0; c < 256; c++ {
+				s := []byte(strings.Repeat("a", n))
+				want := true
+				if n > 0 {
+					s[pos] = byte(c)
+					want = c >= 0x20 && c != '"' && c != '\\' && c < 0x80
+				}
+				if got := plain(string(s)); got != want {
+					t.Fatalf("plain(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestAppendInt(t *testing.T) {
+	ns := []int64{0, 1, -1, 9, 10, -10, 99, 100, 12345678, 99_999_999, 100_000_000, -99_999_999, -100_000_000,
+		math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 100000 {
+		ns = append(ns, rng.Int64()>>rng.IntN(64), -(rng.Int64() >> rng.IntN(64)))
+	}
+	for _, n := range ns {
+		checkInt(t, n)
+	}
+}
+
+// checkInt fails unless appendInt writes n as strconv does, onto a
+// buffer that grows and one with room to spare.
+func checkInt(t *testing.T, n int64) {
+	t.Helper()
+	want := strconv.AppendInt([]byte("x"), n, 10)
+	for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+		if got := appendInt(b, n); string(got) != string(want) {
+			t.Fatalf("appendInt(%d) = %s, want %s", n, got[1:], want[1:])
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 )
 
@@ -14,11 +15,13 @@ import (
 // take 16 or 17 digits as float64s, which strconv's general algorithm and
 // layout spend most of a record's encoding time on.
 
-// appendG appends x as strconv.AppendFloat(b, x, 'g', -1, 64) does.
+// appendG appends x as strconv.AppendFloat(b, x, 'g', -1, 64) does. It
+// may change the bytes of b's capacity after what it appends, up to 24
+// bytes after len(b).
 func appendG(b []byte, x float64) []byte {
 	if -1e6 < x && x < 1e6 {
 		if i := int64(x); float64(i) == x && (i != 0 || !math.Signbit(x)) {
-			return strconv.AppendInt(b, i, 10)
+			return appendInt(b, i)
 		}
 	}
 	if out, ok := appendFixed(b, x); ok {
@@ -56,6 +59,8 @@ const digitPairs = "00010203040506070809" +
 // with exact integer arithmetic: in the range handled, x times the power
 // of ten 10^k that brings it to 17 or 18 digits before the point, and the
 // bounds, are integers of at most 126 bits over a power of two.
+//
+// Like appendG, it may change up to 24 bytes of b's capacity after len(b).
 func appendFixed(b []byte, x float64) ([]byte, bool) {
 	u := math.Float64bits(x)
 	be := int(u>>52) & 0x7ff // biased exponent
@@ -93,26 +98,29 @@ func appendFixed(b []byte, x float64) ([]byte, bool) {
 	c := shiftRight128(hiH, hiL, s)
 	// The fewest digits: the most trailing zeros j that a multiple of
 	// 10^j between a and c has. a and c become a and c over 10^j, rounded
-	// inward. Most numbers have 16 or 17 digits, and j is 0 or 1; for
-	// fewer, j is found by halving steps, as when there is a multiple of
-	// 10^j there is one of every lower power.
+	// inward. Most numbers have 16 or 17 digits, and j is 0 or 1, found
+	// in one or two steps; for fewer, j is found by halving steps, as when
+	// there is a multiple of 10^j there is one of every lower power.
 	j := 0
 	if a1, c1 := (a+9)/10, c/10; a1 <= c1 {
 		a, c, j = a1, c1, 1
-		if a1, c1 := (a+1e16-1)/1e16, c/1e16; a1 <= c1 {
-			a, c, j = a1, c1, j+16
-		}
-		if a1, c1 := (a+1e8-1)/1e8, c/1e8; a1 <= c1 {
-			a, c, j = a1, c1, j+8
-		}
-		if a1, c1 := (a+1e4-1)/1e4, c/1e4; a1 <= c1 {
-			a, c, j = a1, c1, j+4
-		}
-		if a1, c1 := (a+99)/100, c/100; a1 <= c1 {
-			a, c, j = a1, c1, j+2
-		}
 		if a1, c1 := (a+9)/10, c/10; a1 <= c1 {
-			a, c, j = a1, c1, j+1
+			a, c, j = a1, c1, 2
+			if a1, c1 := (a+1e16-1)/1e16, c/1e16; a1 <= c1 {
+				a, c, j = a1, c1, j+16
+			}
+			if a1, c1 := (a+1e8-1)/1e8, c/1e8; a1 <= c1 {
+				a, c, j = a1, c1, j+8
+			}
+			if a1, c1 := (a+1e4-1)/1e4, c/1e4; a1 <= c1 {
+				a, c, j = a1, c1, j+4
+			}
+			if a1, c1 := (a+99)/100, c/100; a1 <= c1 {
+				a, c, j = a1, c1, j+2
+			}
+			if a1, c1 := (a+9)/10, c/10; a1 <= c1 {
+				a, c, j = a1, c1, j+1
+			}
 		}
 	}
 	// Of the multiples of 10^j next to v, t and t+1 (over 10^j), the one
@@ -135,33 +143,55 @@ func appendFixed(b []byte, x float64) ([]byte, bool) {
 		t /= 10
 		j++
 	}
-	// t < 10^18: its digits, eight at a time.
-	var buf [24]byte
-	binary.LittleEndian.PutUint64(buf[16:], digits8(uint32(t%1e8)))
-	binary.LittleEndian.PutUint64(buf[8:], digits8(uint32(t/1e8%1e8)))
-	binary.LittleEndian.PutUint16(buf[6:], uint16(digits8(uint32(t/1e16))>>48))
-	digits := buf[len(buf)-decimalLen(t):]
-	nd := len(digits)
+	nd := decimalLen(t)
 	dp := nd + j - k // digits before the decimal point
 	if dp-1 < -4 || dp-1 >= 6 {
 		return b, false // %g writes an exponent
 	}
-	if u>>63 != 0 {
-		b = append(b, '-')
-	}
+	// The number is laid out in buf around its digits, which end at
+	// buf[40], and copied to b in three words: it takes at most 24 bytes,
+	// a sign, "0.0000" and 17 digits (the most the shortest decimal of a
+	// float64 has).
+	var buf [64]byte
+	binary.LittleEndian.PutUint64(buf[32:], digits8(uint32(t%1e8))) // t < 10^18: eight digits at a time
+	binary.LittleEndian.PutUint64(buf[24:], digits8(uint32(t/1e8%1e8)))
+	binary.LittleEndian.PutUint16(buf[22:], uint16(digits8(uint32(t/1e16))>>48))
+	start, end := 40-nd, 40
 	switch {
 	case dp <= 0:
-		b = append(b, "0.0000"[:2-dp]...)
-		b = append(b, digits...)
+		// "0." and -dp zeros before the digits: the first 2-dp bytes of
+		// "0.000000", in the high bytes of a word that ends at the digits.
+		const prefix = '0' | '.'<<8 | 0x303030303030<<16
+		binary.LittleEndian.PutUint64(buf[start-8:], prefix<<(8*(6+dp)))
+		start -= 2 - dp
 	case dp >= nd:
-		b = append(b, digits...)
-		b = append(b, "000000"[:dp-nd]...)
+		binary.LittleEndian.PutUint64(buf[end:], 0x3030303030303030) // zeros after the digits
+		end += dp - nd
 	default:
-		b = append(b, digits[:dp]...)
-		b = append(b, '.')
-		b = append(b, digits[dp:]...)
+		// The first dp digits move down a byte, and '.' takes the place
+		// of the last of them: in the word that begins a byte before the
+		// digits, the dp bytes below the point come from the bytes above
+		// them, and those above the point stay.
+		w := binary.LittleEndian.Uint64(buf[start-1:])
+		below := uint64(1)<<(8*dp) - 1
+		point := uint64(0xff) << (8 * dp)
+		w = w>>8&below | '.'<<(8*dp) | w&^(below|point)
+		binary.LittleEndian.PutUint64(buf[start-1:], w)
+		start--
 	}
-	return b, true
+	if u>>63 != 0 {
+		start--
+		buf[start] = '-'
+	}
+	n := len(b)
+	if cap(b)-n < 24 {
+		b = slices.Grow(b, 24)
+	}
+	dst, src := b[n:n+24], buf[start:start+24]
+	binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
+	binary.LittleEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[8:]))
+	binary.LittleEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[16:]))
+	return b[:n+end-start], true
 }
 
 // digits8 returns the eight decimal digits of n, below 10^8, as the

@@ -58,6 +58,8 @@ func FuzzEncoders(f *testing.F) {
 	f.Add(math.Float64bits(1e-4), "日本語", int64(253_402_300_799), int64(999_999_999))
 	f.Fuzz(func(t *testing.T, bits uint64, s string, sec, nsec int64) {
 		checkG(t, math.Float64frombits(bits))
+		checkInt(t, sec)
+		checkInt(t, nsec)
 		if got, want := string(appendString(nil, s)), string(appendStringByRune(nil, s)); got != want {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
