@@ -79,9 +79,9 @@ func appendTensor(dst []byte, t *inference.Tensor) []byte {
 func appendElem(dst []byte, t *inference.Tensor, i int) []byte {
 	switch t.Datatype {
 	case inference.FP32, inference.FP16:
-		return appendFloat(dst, float64(t.F32[i]), 32)
+		return appendFloat32(dst, t.F32[i])
 	case inference.FP64:
-		return appendFloat(dst, t.F64[i], 64)
+		return appendFloat(dst, t.F64[i])
 	case inference.UINT64:
 		return strconv.AppendUint(dst, t.U64[i], 10)
 	case inference.BOOL:
@@ -132,19 +132,17 @@ func appendNested(dst []byte, t *inference.Tensor, shape []int64, i *int) []byte
 }
 
 // appendFloat writes f as encoding/json does, with the shortest digits
-// that read back as the same float of the given bits, and NaN and ±Inf as
-// null.
-func appendFloat(dst []byte, f float64, bits int) []byte {
+// that read back as f, and NaN and ±Inf as null. appendFloat32 writes
+// float32s.
+func appendFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, "null"...)
 	}
 	format := byte('f')
-	if abs := math.Abs(f); abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
 	}
-	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
 	if format == 'e' {
 		// Clean up e-09 to e-9, as encoding/json does.
 		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
@@ -234,9 +232,9 @@ func appendAny(dst []byte, v any) []byte {
 	case uint32:
 		return strconv.AppendUint(dst, uint64(v), 10)
 	case float64:
-		return appendFloat(dst, v, 64)
+		return appendFloat(dst, v)
 	case float32:
-		return appendFloat(dst, float64(v), 32)
+		return appendFloat32(dst, v)
 	case map[string]any:
 		keys := make([]string, 0, len(v))
 		for k := range v {

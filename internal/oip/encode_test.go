@@ -124,26 +124,29 @@ func TestAppendFloat(t *testing.T) {
 			continue
 		}
 		want, _ := json.Marshal(v)
-		if got := appendFloat(nil, v, 64); !bytes.Equal(got, want) {
-			t.Fatalf("appendFloat(%v, 64) = %s, encoding/json writes %s", v, got, want)
+		if got := appendFloat(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("appendFloat(%v) = %s, encoding/json writes %s", v, got, want)
 		}
 		f := float32(v)
 		if math.IsInf(float64(f), 0) {
 			continue
 		}
 		want, _ = json.Marshal(f)
-		got := appendFloat(nil, float64(f), 32)
+		got := appendFloat32(nil, f)
 		if !bytes.Equal(got, want) {
-			t.Fatalf("appendFloat(%v, 32) = %s, encoding/json writes %s", f, got, want)
+			t.Fatalf("appendFloat32(%v) = %s, encoding/json writes %s", f, got, want)
 		}
 		back, err := strconv.ParseFloat(string(got), 32)
 		if err != nil || math.Float32bits(float32(back)) != math.Float32bits(f) {
-			t.Fatalf("appendFloat(%v, 32) = %s reads back as %v, %v", f, got, back, err)
+			t.Fatalf("appendFloat32(%v) = %s reads back as %v, %v", f, got, back, err)
 		}
 	}
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		if got := appendFloat(nil, v, 64); string(got) != "null" {
+		if got := appendFloat(nil, v); string(got) != "null" {
 			t.Errorf("appendFloat(%v) = %s, want null", v, got)
+		}
+		if got := appendFloat32(nil, float32(v)); string(got) != "null" {
+			t.Errorf("appendFloat32(%v) = %s, want null", v, got)
 		}
 	}
 }

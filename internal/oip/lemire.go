@@ -9,7 +9,8 @@ import (
 
 // pow10 is a power of ten 10^q as a 128-bit mantissa hi:lo, whose top
 // bit is set, and a binary exponent: 10^q lies in [hi:lo, hi:lo + 1) ×
-// 2^(exp2-128). The mantissa is exact for q from 0 to 55.
+// 2^(exp2-128). The mantissa is exact for q from 0 to 55. shortest32
+// uses the top 63 bits of those from 10^-31 to 10^45 to write float32s.
 type pow10 struct {
 	hi, lo uint64
 	exp2   int
