@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-latency pgo
+.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-latency pgo exhaustive
 
 build:
 	$(GO) build -o sluice ./cmd/sluice
@@ -32,6 +32,10 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/inference/... ./internal/oip/ ./internal/gateway/ ./internal/traffic/
 
 # Run every fuzz target for FUZZTIME each (the seed corpora run in `go test`).
+# Checks every float32 the OIP encoder can write against strconv (minutes).
+exhaustive:
+	SLUICE_EXHAUSTIVE=1 $(GO) test ./internal/oip -run Exhaustive -timeout 60m -v
+
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
