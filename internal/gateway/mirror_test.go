@@ -227,9 +227,10 @@ func TestMirrorRemote(t *testing.T) {
 }
 
 // batchRecorder is a pipeliner that records the size of each batch it
-// passes on.
+// passes on, and with gate set holds each batch until gate is closed.
 type batchRecorder struct {
 	p     pipeliner
+	gate  chan struct{}
 	mu    sync.Mutex
 	sizes []int
 }
@@ -238,7 +239,32 @@ func (r *batchRecorder) PredictPipelined(ctx context.Context, batch [][]inferenc
 	r.mu.Lock()
 	r.sizes = append(r.sizes, len(batch))
 	r.mu.Unlock()
+	if r.gate != nil {
+		<-r.gate
+	}
 	r.p.PredictPipelined(ctx, batch, done)
+}
+
+// recorded is the number of copies in the batches recorded so far.
+func (r *batchRecorder) recorded() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, k := range r.sizes {
+		n += k
+	}
+	return n
+}
+
+// pending is the number of copies waiting in b's lane.
+func (g *Gateway) pending(b *Backend) int {
+	m := g.mirrors
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.lanes[b]; l != nil {
+		return len(l.pending)
+	}
+	return 0
 }
 
 // TestMirrorGather sends copies that arrive together and checks that
@@ -257,7 +283,7 @@ func TestMirrorGather(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mg := newMirrorGateway(t, MirrorOptions{Queue: 64, Pipeline: tc.pipeline, Gather: gather}, nil)
-			rec := &batchRecorder{p: mg.mirror.Runtime.(pipeliner)}
+			rec := &batchRecorder{p: mg.mirror.Runtime.(pipeliner), gate: make(chan struct{})}
 			start := time.Now()
 			var wg sync.WaitGroup
 			for i := range tc.copies {
@@ -266,6 +292,17 @@ func TestMirrorGather(t *testing.T) {
 					mg.g.joinLane(context.Background(), rec, mg.copyJob(i), &w)
 				})
 			}
+			// The batches are held until every copy has joined the lane:
+			// a sender that finishes a batch takes what is pending at once,
+			// so how the copies split must not depend on how soon their
+			// goroutines run.
+			for deadline := time.Now().Add(10 * time.Second); mg.g.pending(mg.mirror)+rec.recorded() < tc.copies; {
+				if time.Now().After(deadline) {
+					t.Fatalf("after 10s, %d copies pending and %d in batches, of %d", mg.g.pending(mg.mirror), rec.recorded(), tc.copies)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			close(rec.gate)
 			wg.Wait()
 			took := time.Since(start)
 			if st := mg.g.MirrorStats(); st.Completed != uint64(tc.copies) || st.Failed+st.Dropped != 0 {
