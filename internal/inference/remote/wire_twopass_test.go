@@ -9,7 +9,6 @@ package remote
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -23,49 +22,14 @@ import (
 	"github.com/sluicehq/sluice/internal/oip"
 )
 
-// twoPassDecodeV2Response is decodeV2Response as it was, unchanged.
-func twoPassDecodeV2Response(body []byte) ([]inference.Tensor, error) {
-	sp, err := scanResponse(body, "outputs")
-	if err != nil {
-		return nil, err
-	}
-	a, b := sp.start, sp.end
-	if a < 0 || body[a] == 'n' {
-		if msg := sp.errorMessage(body); msg != "" {
-			return nil, fmt.Errorf("response has no outputs; error: %s", msg)
-		}
-		return nil, errors.New(`response has no "outputs"`)
-	}
-	if body[a] != '[' {
-		return nil, fmt.Errorf(`outputs: want an array of tensors, got %s`, kind(body[a:b]))
-	}
-	// The bytes before the array hold at least `{"outputs":`, one more
-	// than reqPrefix; the closing '}' of the response follows it.
-	var saveHead [len(reqPrefix)]byte
-	head := body[a-len(reqPrefix) : a]
-	copy(saveHead[:], head)
-	saveTail := body[b]
-	copy(head, reqPrefix)
-	body[b] = '}'
-	req, err := oip.DecodeInferRequest(body[a-len(reqPrefix):b+1], oip.Limits{MaxElements: len(body)/2 + 1})
-	copy(head, saveHead[:])
-	body[b] = saveTail
-	if err != nil {
-		if bad := sp.checkArray(body); bad != nil {
-			return nil, bad // invalid JSON goes first
-		}
-		return nil, responseError(err, "inputs", "outputs")
-	}
-	return req.Inputs, nil
-}
-
 // checkTwoPass fails t unless decodeV2Response gives for body what
-// twoPassDecodeV2Response gives, and decodeV2Outputs accepts body exactly
-// when the two-pass decoder does, with the same tensors.
+// explainV2Response, the former two-pass reading, gives, and
+// decodeV2Outputs accepts body exactly when the two-pass decoder does,
+// with the same tensors.
 func checkTwoPass(t *testing.T, body []byte) {
 	t.Helper()
 	orig := bytes.Clone(body)
-	want, wantErr := twoPassDecodeV2Response(bytes.Clone(body))
+	want, wantErr := explainV2Response(bytes.Clone(body))
 	got, err := decodeV2Response(body)
 	if !bytes.Equal(body, orig) {
 		t.Fatalf("body changed:\n%q\nwas\n%q", body, orig)
