@@ -1,9 +1,9 @@
 package remote
 
 // The v2 response decoder as it was before it read a response in one
-// pass (decodeV2Outputs): a scan of the whole response, then the oip
-// request decoder on the outputs array, rewritten as a request's
-// "inputs". TestDecodeV2ResponseTwoPass and FuzzDecodeV2ResponseTwoPass
+// pass (decodeV2Outputs) is kept as explainV2Response: a scan of the
+// whole response, then the oip request decoder on the outputs array,
+// rewritten as a request's "inputs". TestDecodeV2ResponseTwoPass and FuzzDecodeV2ResponseTwoPass
 // hold the one-pass decoder to it: the same tensors bit for bit, the same
 // error text, and a fast path that accepts exactly what it accepts.
 
