@@ -42,8 +42,8 @@ type call struct {
 	mbuf   [4]int
 	// start is when the last prediction of the call began (predictOn),
 	// read back for the prediction log and the request memory instead of
-	// the clock.
-	start time.Time
+	// the clock; end is when it ended, for the answer's Date.
+	start, end time.Time
 }
 
 // releaseCall returns a call from resolve for reuse; nothing may use it
@@ -313,9 +313,15 @@ func (g *Gateway) predictOn(ctx context.Context, c *call, b *Backend, inputs []i
 		flight = g.opts.Live.Begin(c.ep.Name, b.Version, string(c.ep.Plan.Role(b.Version)))
 	}
 	start := time.Now()
-	outputs, err := b.Runtime.Predict(ctx, inputs)
+	var outputs []inference.Tensor
+	var err error
+	if b.at != nil {
+		outputs, err = b.at.PredictAt(ctx, start, inputs)
+	} else {
+		outputs, err = b.Runtime.Predict(ctx, inputs)
+	}
 	took := time.Since(start)
-	c.start = start
+	c.start, c.end = start, start.Add(took)
 	if span != nil {
 		if err != nil {
 			span.RecordError(err)

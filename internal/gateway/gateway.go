@@ -270,6 +270,14 @@ func (a answer) setHeader(key, value string) {
 	a.w.Header()[key] = []string{value}
 }
 
+// setNow passes the time of the call's last reading of the clock, when
+// it made one, to the lean loop's answer (leanhttp.Response.SetNow).
+func (a answer) setNow(t time.Time) {
+	if a.lw != nil && !t.IsZero() {
+		a.lw.SetNow(t)
+	}
+}
+
 func (a answer) json(status int, body []byte) {
 	if a.lw != nil {
 		a.lw.Write(status, "application/json", body)
@@ -339,8 +347,10 @@ func (g *Gateway) serveInfer(a answer, ir *inferRequest) {
 	a.json(http.StatusOK, out.Bytes())
 }
 
-// answerHeaders sets the headers naming the version that answered.
+// answerHeaders sets the headers naming the version that answered, and
+// hands the lean loop the time the last prediction ended for the Date.
 func (g *Gateway) answerHeaders(a answer, c *call) {
+	a.setNow(c.end)
 	a.setHeader(HeaderModelVersion, c.b.versionStr)
 	if c.role != "" {
 		a.setHeader(HeaderModelRole, string(c.role))

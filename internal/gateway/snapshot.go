@@ -66,6 +66,9 @@ type Backend struct {
 	isTabular  bool
 	features   []string // names of the tabular input's columns
 	versionStr string
+	// at is Runtime when it takes the time a call began
+	// (inference.PredictorAt), else nil.
+	at inference.PredictorAt
 }
 
 // NewBackend returns a backend for a loaded runtime, or for one whose load
@@ -73,6 +76,7 @@ type Backend struct {
 func NewBackend(model string, version int, format string, rt inference.Model, loadErr error) *Backend {
 	b := &Backend{Model: model, Version: version, Format: format, Runtime: rt, Err: loadErr, versionStr: strconv.Itoa(version)}
 	if rt != nil {
+		b.at, _ = rt.(inference.PredictorAt)
 		b.sig = rt.Signature()
 		b.tabular, b.isTabular = b.sig.TabularInput()
 		for _, f := range b.tabular.Features {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Model is a loaded model version, ready to score. Implementations are safe
@@ -15,6 +16,16 @@ type Model interface {
 	// Predict scores a batch. Input errors (wrong name, datatype or shape)
 	// are returned as *InputError so callers can answer 4xx.
 	Predict(ctx context.Context, inputs []Tensor) ([]Tensor, error)
+}
+
+// PredictorAt is implemented by models that read the clock as a
+// prediction begins, for its deadline or its connection's idle time. A
+// caller that has just read the clock passes the time it read, sparing
+// the model a second reading; start must be the current time, not one
+// from the past. PredictAt(ctx, time.Now(), inputs) is Predict(ctx,
+// inputs).
+type PredictorAt interface {
+	PredictAt(ctx context.Context, start time.Time, inputs []Tensor) ([]Tensor, error)
 }
 
 // Warmer is implemented by models that benefit from a first call before

@@ -441,3 +441,52 @@ func TestReadBody(t *testing.T) {
 		t.Errorf("a 32 MiB declared body that sent 3 bytes took %d bytes of memory; want at most %d", cap(got), eagerBody)
 	}
 }
+
+// nowHandler answers with the Date of the time it passes to SetNow, or,
+// for /lean/clock, without SetNow.
+type nowHandler struct{ now time.Time }
+
+func (nowHandler) Route(path []byte) bool { return true }
+
+func (h nowHandler) ServeLean(w *Response, r *Request) {
+	if r.Path != "/lean/clock" {
+		w.SetNow(h.now)
+	}
+	w.Write(200, "text/plain", nil)
+}
+
+func TestDateHeader(t *testing.T) {
+	then := time.Date(2001, 2, 3, 4, 5, 6, 0, time.FixedZone("CET", 3600))
+	_, addr := startLean(t, nowHandler{now: then}, Options{MaxBodyBytes: 100})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	for _, tt := range []struct {
+		path string
+		want func(string) bool
+		what string
+	}{
+		{"/lean/set", func(d string) bool { return d == "Sat, 03 Feb 2001 03:05:06 GMT" }, "the time given to SetNow, in GMT"},
+		{"/lean/clock", func(d string) bool {
+			at, err := http.ParseTime(d)
+			return err == nil && time.Since(at).Abs() < time.Minute
+		}, "the clock's time"},
+		{"/lean/set", func(d string) bool { return d == "Sat, 03 Feb 2001 03:05:06 GMT" }, "the time given to SetNow again"},
+	} {
+		if _, err := io.WriteString(conn, post(tt.path, "", "")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if d := resp.Header.Get("Date"); !tt.want(d) {
+			t.Errorf("%s: Date = %q, want %s", tt.path, d, tt.what)
+		}
+	}
+}

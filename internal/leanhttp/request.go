@@ -119,6 +119,9 @@ type Response struct {
 	// "keep-alive" (an HTTP/1.0 client that asked for it).
 	connection string
 	date       *dateCache
+	// now is the current time as the handler last read it (SetNow), or
+	// zero.
+	now time.Time
 	// http10 answers an HTTP/1.0 request, whose status line says
 	// HTTP/1.0 as net/http's does.
 	http10 bool
@@ -146,6 +149,12 @@ func (w *Response) SetHeader(key, value string) {
 	w.keys[i], w.vals[i] = key, value
 	w.n++
 }
+
+// SetNow tells Write the current time, which the handler has just read,
+// so that the Date header and the idle deadline after the answer need
+// no reading of the clock of their own. t must be recent: read after the
+// handler's last wait (for a model server, say), not before it.
+func (w *Response) SetNow(t time.Time) { w.now = t }
 
 // Write encodes the answer: status, the headers set, Content-Type (when
 // not empty), Content-Length, Date, and body. Only the first call counts.
@@ -188,7 +197,7 @@ func (w *Response) Write(status int, contentType string, body []byte) {
 		b = append(b, w.connection...)
 	}
 	b = append(b, "\r\nDate: "...)
-	b = w.date.append(b)
+	b = w.date.append(b, w.now)
 	b = append(b, "\r\n\r\n"...)
 	w.out = append(b, body...)
 }
@@ -201,6 +210,7 @@ func (w *Response) reset(connection string, http10 bool) {
 	w.out = w.out[:0]
 	w.written = false
 	w.connection = connection
+	w.now = time.Time{}
 }
 
 // dateCache formats the Date header once a second.
@@ -212,8 +222,10 @@ type dateCache struct {
 	now time.Time
 }
 
-func (d *dateCache) append(b []byte) []byte {
-	now := time.Now()
+func (d *dateCache) append(b []byte, now time.Time) []byte {
+	if now.IsZero() {
+		now = time.Now()
+	}
 	d.now = now
 	if s := now.Unix(); s != d.sec || d.buf == nil {
 		d.sec = s

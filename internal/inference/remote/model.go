@@ -52,9 +52,10 @@ type Model struct {
 }
 
 var (
-	_ inference.Model  = (*Model)(nil)
-	_ inference.Warmer = (*Model)(nil)
-	_ io.Closer        = (*Model)(nil)
+	_ inference.Model       = (*Model)(nil)
+	_ inference.Warmer      = (*Model)(nil)
+	_ inference.PredictorAt = (*Model)(nil)
+	_ io.Closer             = (*Model)(nil)
 )
 
 // replica is one server of the model.
@@ -131,6 +132,12 @@ func (m *Model) Signature() inference.Signature { return m.sig }
 // Predict sends inputs to one replica and returns the outputs it
 // answers. See the package documentation for retries and errors.
 func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]inference.Tensor, error) {
+	return m.PredictAt(ctx, time.Now(), inputs)
+}
+
+// PredictAt is Predict for a call that began at start, the current time
+// (inference.PredictorAt).
+func (m *Model) PredictAt(ctx context.Context, start time.Time, inputs []inference.Tensor) ([]inference.Tensor, error) {
 	if m.closed.Load() {
 		return nil, errClosed
 	}
@@ -142,7 +149,7 @@ func (m *Model) Predict(ctx context.Context, inputs []inference.Tensor) ([]infer
 	if err != nil {
 		return nil, err
 	}
-	out, recycle, err := m.send(ctx, m.pick(nil), *bp, rows, m.deadline(ctx))
+	out, recycle, err := m.send(ctx, m.pick(nil), *bp, rows, m.deadlineAt(ctx, start))
 	if recycle {
 		putBuf(bp)
 	}
@@ -201,7 +208,11 @@ type deadline struct {
 }
 
 func (m *Model) deadline(ctx context.Context) deadline {
-	now := time.Now()
+	return m.deadlineAt(ctx, time.Now())
+}
+
+// deadlineAt is deadline for a call that began at now.
+func (m *Model) deadlineAt(ctx context.Context, now time.Time) deadline {
 	d := deadline{t: now.Add(m.timeout), slack: m.timeout / 16, now: now}
 	if t, ok := ctx.Deadline(); ok && !t.After(d.t) {
 		d = deadline{t: t, caller: true, now: now}

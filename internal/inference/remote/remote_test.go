@@ -131,10 +131,16 @@ func TestTimeout(t *testing.T) {
 			t.Fatalf("Predict took %s, want about %s", took, timeout)
 		}
 	}
+	// PredictAt counts the version's timeout from the start it is given.
+	start := time.Now()
+	_, err := m.PredictAt(context.Background(), start.Add(-timeout+100*time.Millisecond), []inference.Tensor{rowsTensor([]float64{1, 2, 3, 4})})
+	if took := time.Since(start); !errors.Is(err, inference.ErrTimeout) || took >= timeout-50*time.Millisecond {
+		t.Errorf("PredictAt from %s before = %v after %s, want ErrTimeout after about 100ms", timeout-100*time.Millisecond, err, took)
+	}
 	// The caller's deadline, shorter than the version's, wins.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := m.Predict(ctx, []inference.Tensor{rowsTensor([]float64{1, 2, 3, 4})})
+	_, err = m.Predict(ctx, []inference.Tensor{rowsTensor([]float64{1, 2, 3, 4})})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Predict with a short deadline = %v, want context.DeadlineExceeded", err)
 	}
