@@ -342,7 +342,7 @@ func (g *Gateway) serveInfer(a answer, ir *inferRequest) {
 	}
 	out := g.bufs.Get().(*bytes.Buffer)
 	defer g.putBuf(out)
-	out.Write(oip.AppendInferResponse(out.AvailableBuffer(), resp))
+	writeBuilt(out, oip.AppendInferResponse(out.AvailableBuffer(), resp))
 	g.answerHeaders(a, c)
 	a.json(http.StatusOK, out.Bytes())
 }
@@ -435,7 +435,7 @@ func (g *Gateway) servePredict(a answer, ir *inferRequest) {
 			return
 		}
 	}
-	out.Write(pb)
+	writeBuilt(out, pb)
 	g.answerHeaders(a, c)
 	a.json(http.StatusOK, out.Bytes())
 }
@@ -484,6 +484,18 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Bu
 }
 
 const maxPooledBuf = 4 << 20
+
+// writeBuilt writes b, appended to out's available buffer, into out.
+// When the encoder needed more room than out had (the float writer asks
+// for room for the longest number), out keeps that much for its next use,
+// so that a pooled buffer stops reallocating once it has served an answer
+// of the size.
+func writeBuilt(out *bytes.Buffer, b []byte) {
+	if cap(b) > out.Available() {
+		out.Grow(cap(b))
+	}
+	out.Write(b)
+}
 
 func (g *Gateway) putBuf(b *bytes.Buffer) {
 	if b.Cap() > maxPooledBuf {

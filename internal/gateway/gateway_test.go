@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,5 +199,25 @@ func TestHealthAndMetadata(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(b.String(), want) {
 			t.Errorf("GET %s = %d %s, want 200 with %s", path, resp.StatusCode, b, want)
 		}
+	}
+}
+
+func TestWriteBuiltKeepsTheRoomItNeeded(t *testing.T) {
+	out := bytes.NewBuffer(make([]byte, 0, 8))
+	b := append(out.AvailableBuffer(), "a longer answer than eight bytes"...)
+	b = slices.Grow(b, 40) // an encoder asking for room it does not use
+	writeBuilt(out, b)
+	if got := out.String(); got != "a longer answer than eight bytes" {
+		t.Fatalf("out = %q", got)
+	}
+	out.Reset()
+	if out.Available() < cap(b) {
+		t.Fatalf("after Reset, room %d, want at least %d", out.Available(), cap(b))
+	}
+	// Built in place: written as it is, no new room.
+	room := out.Available()
+	writeBuilt(out, append(out.AvailableBuffer(), "in place"...))
+	if out.String() != "in place" || out.Cap() != room {
+		t.Fatalf("out = %q, cap %d, want \"in place\", cap %d", out.String(), out.Cap(), room)
 	}
 }
