@@ -161,17 +161,47 @@ func (s *scanner) nextElem(i int) (c byte, ok bool, err error) {
 // readString reads the string at s.pos (which is '"'). The result aliases
 // the input when the string has no escapes, and s.scratch otherwise; either
 // way it is valid only until the next string is read.
+//
+// Where eight bytes are left it looks at them in a few word operations
+// rather than one by one, so that a short key or name takes one or two
+// steps.
 func (s *scanner) readString() ([]byte, error) {
+	b := s.buf
 	start := s.pos + 1
 	i := start
-	for i < len(s.buf) && plainASCII[s.buf[i]] {
+	for ; i >= 0 && i <= len(b)-8; i += 8 {
+		w := b[i : i+8]
+		if m := stringStops(binary.LittleEndian.Uint64(w)); m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			if w[k&7] != '"' {
+				return s.readStringRest(start, i+k)
+			}
+			s.pos = i + k + 1
+			return b[start : i+k], nil
+		}
+	}
+	for i < len(b) && plainASCII[b[i]] {
 		i++
 	}
-	if i < len(s.buf) && s.buf[i] == '"' {
+	if i < len(b) && b[i] == '"' {
 		s.pos = i + 1
-		return s.buf[start:i], nil
+		return b[start:i], nil
 	}
 	return s.readStringRest(start, i)
+}
+
+// stringStops returns the high bit of each of the eight bytes of w (the
+// first one in the low byte) that is not plain in a string: a quote, a
+// backslash, a control character or a byte from 0x80 up. Only the lowest
+// bit set is sure: above a byte that stops, a byte may be marked too.
+func stringStops(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below20 := w - 0x20*ones // the high bit is set in a byte below 0x20 (or above one)
+	quote := w ^ '"'*ones    // a zero byte where w has a quote
+	backslash := w ^ '\\'*ones
+	// Where w's high bit is clear, so are quote's and backslash's; a byte
+	// with w's high bit set stops anyway.
+	return (w | below20 | (quote - ones) | (backslash - ones)) & highs
 }
 
 // plainASCII marks the bytes that stand for themselves in a string and
