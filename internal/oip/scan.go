@@ -93,14 +93,20 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// enter consumes the '{' or '[' at s.pos.
+// enter consumes the '{' or '[' at s.pos. It is small enough to inline;
+// tooDeep holds the error.
 func (s *scanner) enter() error {
 	s.depth++
 	if s.depth > maxDepth {
-		return syntaxError(s.pos, fmt.Sprintf("arrays and objects nested deeper than %d levels", maxDepth))
+		return s.tooDeep()
 	}
 	s.pos++
 	return nil
+}
+
+// tooDeep reports the '{' or '[' at s.pos as one level too deep.
+func (s *scanner) tooDeep() error {
+	return syntaxError(s.pos, fmt.Sprintf("arrays and objects nested deeper than %d levels", maxDepth))
 }
 
 // nextKey moves to the next member of the object being read, given how
