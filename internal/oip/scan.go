@@ -526,6 +526,10 @@ func float32Of(f64 float64) (f float32, ok bool) {
 // exponent. It returns the offset past the number; ok is false, and
 // nothing is read, for any other number and anything that is not a
 // number, which readNumber then reads or reports.
+//
+// It reads digits eight at a time (see digitsIn), and converts the
+// commonest numbers, a mantissa below 2^52 over a power of ten up to
+// 10^22, with no further call.
 func (s *scanner) readFloat() (f float64, end int, ok bool) {
 	b, i := s.buf, s.pos
 	neg := false
@@ -538,15 +542,15 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 	if i < len(b) && b[i] == '0' {
 		i++ // a lone 0: no digit may follow
 	} else {
-		v, n := digitRun(b, i)
+		v, n := digitsIn(word(b, i))
 		if n == 0 {
 			return 0, 0, false
 		}
 		for mant, nd, i = v, n, i+n; n == 8; i += n {
-			if v, n = digitRun(b, i); nd+n > 19 {
+			if v, n = digitsIn(word(b, i)); nd+n > 19 {
 				return 0, 0, false
 			}
-			mant, nd = mant*pow10u64[n]+v, nd+n
+			mant, nd = mant*pow10u64[n&15]+v, nd+n
 		}
 	}
 	exp := 0
@@ -555,10 +559,10 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 		frac := i
 		for n := 8; n == 8; i += n {
 			var v uint64
-			if v, n = digitRun(b, i); nd+n > 19 {
+			if v, n = digitsIn(word(b, i)); nd+n > 19 {
 				return 0, 0, false
 			}
-			mant, nd = mant*pow10u64[n]+v, nd+n
+			mant, nd = mant*pow10u64[n&15]+v, nd+n
 		}
 		if i == frac {
 			return 0, 0, false
@@ -584,6 +588,17 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 			e = -e
 		}
 		exp += e
+	}
+	if mant>>52 == 0 && exp <= 0 && exp >= -22 {
+		// decimalFloat64's first case, inline.
+		f = float64(mant)
+		if neg {
+			f = -f
+		}
+		if exp < 0 {
+			f /= pow10f64[-exp]
+		}
+		return f, i, true
 	}
 	f, ok = decimalFloat64(mant, exp, neg)
 	return f, i, ok
@@ -618,33 +633,49 @@ func (s *scanner) readInt() (neg bool, mag uint64, end int, ok bool) {
 	return neg, mag, i, true
 }
 
-// pow10u64 holds 10^n for the lengths of a digitRun.
-var pow10u64 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+// pow10u64 holds 10^n for the lengths of a digitRun, padded to 16
+// entries so that an index masked with 15 needs no bounds check.
+var pow10u64 = [16]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
 
 // digitRun returns the decimal value of the digits at the start of
-// b[i:], and their number, reading at most 8. Where 8 bytes are left, it
-// finds and converts the digits in a few word operations, without a
-// branch per digit.
+// b[i:], and their number, reading at most 8.
 func digitRun(b []byte, i int) (v uint64, n int) {
-	if i+8 > len(b) {
-		for ; n < 8 && i+n < len(b) && b[i+n]-'0' <= 9; n++ {
-			v = v*10 + uint64(b[i+n]-'0')
-		}
-		return v, n
+	return digitsIn(word(b, i))
+}
+
+// word returns the eight bytes of b from i, the first one in the low
+// byte; near the end of b, the bytes past it read as zero.
+func word(b []byte, i int) uint64 {
+	if i >= 0 && i <= len(b)-8 {
+		return binary.LittleEndian.Uint64(b[i:])
 	}
+	return wordTail(b, i)
+}
+
+// wordTail is word for the last seven bytes of b and past them.
+func wordTail(b []byte, i int) uint64 {
+	var w uint64
+	for k := 0; k < 8 && i >= 0 && i+k < len(b); k++ {
+		w |= uint64(b[i+k]) << (8 * k)
+	}
+	return w
+}
+
+// digitsIn returns the decimal value of the digits at the start of w,
+// eight bytes as word returns them, and their number: it finds and
+// converts them in a few word operations, without a branch per digit.
+func digitsIn(w uint64) (v uint64, n int) {
 	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	x := binary.LittleEndian.Uint64(b[i:]) ^ '0'*ones // digits become 0..9
+	x := w ^ '0'*ones // digits become 0..9
 	// A byte's high bit in stop is set when it is above 9: adding 0x76
 	// to its low seven bits carries into the high bit from 10 up, and
 	// never into the next byte.
 	stop := ((x & lows) + 0x76*ones | x) & highs
 	n = bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
-	if n == 0 {
-		return 0, 0
-	}
 	// Keep the n digits, the first one most significant, in the top
-	// bytes; the bytes below are zero, leading zeros of the number.
-	x <<= 64 - 8*n
+	// bytes; the bytes below are zero, leading zeros of the number. (With
+	// no digit, the shift by 64 leaves nothing.)
+	x <<= 64 - 8*uint(n)
 	x = x*10 + x>>8 // byte 2k: the 2-digit number of bytes 2k and 2k+1
 	const pairs = 0x000000ff000000ff
 	x = ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32

@@ -1,8 +1,12 @@
 package oip
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +26,99 @@ func (s *scanner) refReadString() ([]byte, error) {
 		return s.buf[start:i], nil
 	}
 	return s.readStringRest(start, i)
+}
+
+// refReadFloat is readFloat as it was before it read words through word
+// and digitsIn and converted the commonest numbers inline.
+func (s *scanner) refReadFloat() (f float64, end int, ok bool) {
+	b, i := s.buf, s.pos
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	nd := 0 // digits in mant
+	if i < len(b) && b[i] == '0' {
+		i++ // a lone 0: no digit may follow
+	} else {
+		v, n := refDigitRun(b, i)
+		if n == 0 {
+			return 0, 0, false
+		}
+		for mant, nd, i = v, n, i+n; n == 8; i += n {
+			if v, n = refDigitRun(b, i); nd+n > 19 {
+				return 0, 0, false
+			}
+			mant, nd = mant*pow10u64[n]+v, nd+n
+		}
+	}
+	exp := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		frac := i
+		for n := 8; n == 8; i += n {
+			var v uint64
+			if v, n = refDigitRun(b, i); nd+n > 19 {
+				return 0, 0, false
+			}
+			mant, nd = mant*pow10u64[n]+v, nd+n
+		}
+		if i == frac {
+			return 0, 0, false
+		}
+		exp = frac - i
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		digits, e := i, 0
+		for i < len(b) && b[i]-'0' <= 9 {
+			e = e*10 + int(b[i]-'0')
+			i++
+		}
+		if i == digits || i-digits > 3 {
+			return 0, 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	f, ok = decimalFloat64(mant, exp, neg)
+	return f, i, ok
+}
+
+// refDigitRun is digitRun as it was, with its own loop for the last seven
+// bytes of b.
+func refDigitRun(b []byte, i int) (v uint64, n int) {
+	if i+8 > len(b) {
+		for ; n < 8 && i+n < len(b) && b[i+n]-'0' <= 9; n++ {
+			v = v*10 + uint64(b[i+n]-'0')
+		}
+		return v, n
+	}
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	x := binary.LittleEndian.Uint64(b[i:]) ^ '0'*ones // digits become 0..9
+	// A byte's high bit in stop is set when it is above 9: adding 0x76
+	// to its low seven bits carries into the high bit from 10 up, and
+	// never into the next byte.
+	stop := ((x & lows) + 0x76*ones | x) & highs
+	n = bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
+	if n == 0 {
+		return 0, 0
+	}
+	// Keep the n digits, the first one most significant, in the top
+	// bytes; the bytes below are zero, leading zeros of the number.
+	x <<= 64 - 8*n
+	x = x*10 + x>>8 // byte 2k: the 2-digit number of bytes 2k and 2k+1
+	const pairs = 0x000000ff000000ff
+	x = ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32
+	return x, n
 }
 
 // checkReadString holds readString to refReadString on the string at
@@ -98,5 +195,75 @@ func TestReadStringDiffRandom(t *testing.T) {
 			b = append(b, `","k":[1,2]}`[:1+r.IntN(12)]...)
 		}
 		checkReadString(t, b, 0)
+	}
+}
+
+// checkReadFloatDiff holds readFloat to refReadFloat on the number at
+// body[at].
+func checkReadFloatDiff(t *testing.T, body []byte, at int) {
+	t.Helper()
+	s := scanner{buf: body, pos: at}
+	f, end, ok := s.readFloat()
+	rf, rend, rok := s.refReadFloat()
+	if math.Float64bits(f) != math.Float64bits(rf) || end != rend || ok != rok || s.pos != at {
+		t.Fatalf("readFloat(%q at %d) = %v, %d, %v; reference: %v, %d, %v", body, at, f, end, ok, rf, rend, rok)
+	}
+}
+
+// TestReadFloatDiff compares readFloat with refReadFloat on numbers of
+// every length of integer, fraction and exponent, in and out of
+// readFloat's reach, valid and not, on every prefix of each, at the
+// start of the input and inside it.
+func TestReadFloatDiff(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		if n > 0 && r.IntN(4) == 0 {
+			b[r.IntN(n)] = '0'
+		}
+		return string(b)
+	}
+	pick := func(options ...string) string { return options[r.IntN(len(options))] }
+	suffixes := []string{"", ",", "]", " ", "}", ",1.5,2.25]", "x", "0123456789", "e", ".", "-", "\x00", "\xff"}
+	for range 60000 {
+		var b strings.Builder
+		if r.IntN(3) == 0 {
+			b.WriteByte('-')
+		}
+		switch r.IntN(8) {
+		case 0:
+			b.WriteString("0")
+		case 1:
+			b.WriteString("0" + digits(1+r.IntN(3))) // a leading zero: not JSON
+		case 2:
+			// no digit before the fraction: not JSON
+		default:
+			b.WriteString(string(rune('1'+r.IntN(9))) + digits(r.IntN(22)))
+		}
+		if r.IntN(3) != 0 {
+			b.WriteString("." + digits(r.IntN(24)))
+		}
+		if r.IntN(3) == 0 {
+			b.WriteString(pick("e", "E") + pick("", "+", "-") + digits(r.IntN(5)))
+		}
+		b.WriteString(pick(suffixes...))
+		body := []byte(b.String())
+		for end := range len(body) + 1 {
+			checkReadFloatDiff(t, body[:end], 0)
+		}
+		in := append([]byte("[1,"), body...)
+		checkReadFloatDiff(t, in, 3)
+		checkReadFloatDiff(t, in, 1)
+	}
+	for _, lit := range []string{"0", "-0", "0.0", "-0.0", "1", "0.1", "4503599627370495", "4503599627370496", "9007199254740993", "1e22", "1e23", "1e-22", "1e-23", "123456789e-22", "1234567890123456789", "12345678901234567890", "0.0000000000000000001", "1.7976931348623157e308", "1e309", "5e-324", "2e-324", "1e-400", "0e999", "0.5e-999", "3.4028235e38", "1.00000005960464477539062", "65504", "65520", "1e", "1e+", "-", ".5", "1.", "01", "-01.5", "1.5e0001"} {
+		for _, suffix := range suffixes {
+			body := []byte(lit + suffix)
+			for end := range len(body) + 1 {
+				checkReadFloatDiff(t, body[:end], 0)
+			}
+		}
 	}
 }
