@@ -132,8 +132,8 @@ func intRange(dt inference.Datatype) (lo, hi int64) {
 // flat reads data given as a flat array; the '[' is consumed.
 func (d *dataDecoder) flat() error {
 	s := d.s
-	count := 0
-	for i := 0; ; i++ {
+	count := d.run(d.n)
+	for i := count; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
 			return err
@@ -165,7 +165,11 @@ func (d *dataDecoder) nested(level int) error {
 	s := d.s
 	want := int(d.t.Shape[level])
 	leaf := level == len(d.t.Shape)-1
-	for i := 0; ; i++ {
+	start := 0
+	if leaf {
+		start = d.run(want)
+	}
+	for i := start; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
 			return err
@@ -196,6 +200,97 @@ func (d *dataDecoder) nested(level int) error {
 			return err
 		}
 	}
+}
+
+// run reads the first elements of the array being read, whose '[' is
+// consumed, for as long as they are numbers that elem would take at once
+// (plain, short, and in range for the datatype), up to max of them. It
+// returns how many it read, with s.pos just past the last one (past the
+// whitespace after the '[' when none): the general loop of flat or nested
+// goes on from there, at that index, and reports whatever stopped run.
+// It saves the general loop's calls for each element of the data most
+// requests carry.
+func (d *dataDecoder) run(max int) int {
+	s := d.s
+	t := d.t
+	s.ws()
+	k := 0
+	switch d.kind {
+	case kindFloat32:
+		fp16 := t.Datatype == inference.FP16
+		for ; k < max; k++ {
+			at := s.pos
+			if k > 0 {
+				if s.peek() != ',' {
+					break
+				}
+				s.pos++
+				s.ws()
+			}
+			f64, end, ok := s.readFloat()
+			f, ok32 := float32Of(f64)
+			if !ok || !ok32 || (fp16 && (f > maxFP16 || f < -maxFP16)) {
+				s.pos = at
+				break
+			}
+			s.pos = end
+			t.F32 = append(t.F32, f)
+		}
+	case kindFloat64:
+		for ; k < max; k++ {
+			at := s.pos
+			if k > 0 {
+				if s.peek() != ',' {
+					break
+				}
+				s.pos++
+				s.ws()
+			}
+			f, end, ok := s.readFloat()
+			if !ok {
+				s.pos = at
+				break
+			}
+			s.pos = end
+			t.F64 = append(t.F64, f)
+		}
+	case kindInt, kindUint64:
+		lo, hi := d.lo, d.hi
+		for ; k < max; k++ {
+			at := s.pos
+			if k > 0 {
+				if s.peek() != ',' {
+					break
+				}
+				s.pos++
+				s.ws()
+			}
+			neg, mag, end, ok := s.readInt()
+			if !ok {
+				s.pos = at
+				break
+			}
+			if d.kind == kindUint64 {
+				if neg && mag != 0 {
+					s.pos = at
+					break
+				}
+				t.U64 = append(t.U64, mag)
+			} else {
+				v := int64(mag)
+				if neg {
+					v = -v
+				}
+				if v < lo || v > hi {
+					s.pos = at
+					break
+				}
+				t.I64 = append(t.I64, v)
+			}
+			s.pos = end
+		}
+	}
+	return k
 }
 
 // tooMany reports an array with more than want elements, after counting

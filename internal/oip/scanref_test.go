@@ -6,8 +6,13 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicehq/sluice/internal/inference"
 )
 
 // This file keeps the earlier, simpler forms of the scanner's routines
@@ -198,6 +203,129 @@ func TestReadStringDiffRandom(t *testing.T) {
 	}
 }
 
+// refData is reqDecoder.data as it was before flat and nested took their
+// first elements through run: it calls refFlat and refNested.
+func (d *reqDecoder) refData(input int, t *inference.Tensor) error {
+	s := &d.scanner
+	n, err := inference.NumElements(t.Shape)
+	if err != nil {
+		return inference.Inputf(elemPath(d.list, input)+".shape", "%s", err)
+	}
+	dd := dataDecoder{s: s, t: t, list: d.list, input: input, n: n}
+	var strs byteStrings
+	// Never trust the shape for memory: each element takes at least two
+	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
+	// The arena costs nothing more: data that fits there gets room for
+	// all of its elements.
+	hint := min(n, (len(s.buf)-s.pos)/2+1)
+	switch t.Datatype {
+	case inference.FP32, inference.FP16:
+		dd.kind, t.F32 = kindFloat32, dataSlice[float32](&d.mem, n, hint)
+	case inference.FP64:
+		dd.kind, t.F64 = kindFloat64, dataSlice[float64](&d.mem, n, hint)
+	case inference.UINT64:
+		dd.kind, t.U64 = kindUint64, dataSlice[uint64](&d.mem, n, hint)
+	case inference.BOOL:
+		dd.kind, t.Bool = kindBool, dataSlice[bool](&d.mem, n, hint)
+	case inference.BYTES:
+		dd.kind, t.Bytes = kindBytes, make([][]byte, 0, hint)
+		strs.ends = make([]int, 0, hint)
+		dd.strs = &strs
+	default:
+		dd.kind, t.I64 = kindInt, dataSlice[int64](&d.mem, n, hint)
+		dd.lo, dd.hi = intRange(t.Datatype)
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	if s.peek() == '[' && len(t.Shape) > 0 {
+		err = dd.refNested(0)
+	} else {
+		err = dd.refFlat()
+	}
+	if err != nil {
+		return err
+	}
+	if dd.kind == kindBytes {
+		start := 0
+		for _, end := range strs.ends {
+			t.Bytes = append(t.Bytes, strs.arena[start:end:end])
+			start = end
+		}
+	}
+	return nil
+}
+
+// refFlat is flat as it was, reading every element through nextElem and
+// elem.
+func (d *dataDecoder) refFlat() error {
+	s := d.s
+	count := 0
+	for i := 0; ; i++ {
+		c, ok, err := s.nextElem(i)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if count == d.n {
+			return d.tooMany(i, 0, d.n, true)
+		}
+		d.idx[0] = i
+		if c == '[' {
+			return d.failAt(0, "expected %s, got an array: data must be flat, or nested exactly as shape %s", d.want(), formatShape(d.t.Shape))
+		}
+		if err := d.elem(c, 0); err != nil {
+			return err
+		}
+		count++
+	}
+	if count != d.n {
+		return d.failAt(-1, "shape %s needs %d elements, got %d", formatShape(d.t.Shape), d.n, count)
+	}
+	return nil
+}
+
+// refNested is nested as it was, reading every element through nextElem
+// and elem.
+func (d *dataDecoder) refNested(level int) error {
+	s := d.s
+	want := int(d.t.Shape[level])
+	leaf := level == len(d.t.Shape)-1
+	for i := 0; ; i++ {
+		c, ok, err := s.nextElem(i)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if i != want {
+				return d.failAt(level-1, "has %s; shape %s needs %d in dimension %d", plural(i, "element"), formatShape(d.t.Shape), want, level)
+			}
+			return nil
+		}
+		if i == want {
+			return d.tooMany(i, level, want, false)
+		}
+		d.idx[level] = i
+		switch {
+		case leaf && c == '[':
+			return d.failAt(level, "expected %s, got an array: data is nested deeper than shape %s", d.want(), formatShape(d.t.Shape))
+		case leaf:
+			err = d.elem(c, level)
+		case c != '[':
+			return s.typeError(d.path(level), "an array (data nested as shape "+formatShape(d.t.Shape)+")")
+		default:
+			if err = s.enter(); err == nil {
+				err = d.refNested(level + 1)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // checkReadFloatDiff holds readFloat to refReadFloat on the number at
 // body[at].
 func checkReadFloatDiff(t *testing.T, body []byte, at int) {
@@ -264,6 +392,150 @@ func TestReadFloatDiff(t *testing.T) {
 			for end := range len(body) + 1 {
 				checkReadFloatDiff(t, body[:end], 0)
 			}
+		}
+	}
+}
+
+// dataCase is the data array of one tensor, for TestDataDiff.
+type dataCase struct {
+	dt    inference.Datatype
+	shape []int64
+	body  []byte
+}
+
+// dataEdges are elements at the edges of what run and elem take at once,
+// for each kind of datatype.
+var dataEdges = map[string][]string{
+	"FP":  {"0", "-0", "1.5", "null", "true", `"1"`, "[1]", "{}", "65504", "-65504", "65504.0001", "65520", "1e5", "3.4028235e38", "3.5e38", "1e-46", "1.00000005960464477539062", "12345678901234567890", "1e400", "-", "01", "1.", "NaN"},
+	"INT": {"0", "-0", "1", "-1", "127", "128", "-128", "-129", "255", "256", "32767", "32768", "65535", "65536", "2147483647", "2147483648", "-2147483649", "4294967295", "4294967296", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "18446744073709551615", "18446744073709551616", "123456789012345678", "1234567890123456789", "1.0", "1e2", "01", "-", "null", "true", `"1"`, "[1]"},
+}
+
+// genDataCase builds the data array of a tensor of a random datatype and
+// shape: elements usually valid, sometimes at the edges of the datatype's
+// range or of another kind, flat or nested, with whitespace, now and then
+// with an element too many or too few, or cut short.
+func genDataCase(g gen) dataCase {
+	dt := genDatatypes[g.r.IntN(len(genDatatypes))]
+	rank := g.r.IntN(4)
+	shape := make([]int, rank)
+	for i := range shape {
+		shape[i] = g.r.IntN(5)
+	}
+	if rank == 1 && g.chance(0.3) {
+		shape[0] = 8 + g.r.IntN(20)
+	}
+	edges := dataEdges["INT"]
+	if strings.HasPrefix(dt, "FP") {
+		edges = dataEdges["FP"]
+	}
+	elem := func() string {
+		if g.chance(0.05) {
+			return edges[g.r.IntN(len(edges))]
+		}
+		if strings.HasPrefix(dt, "FP") && g.chance(0.5) {
+			return strconv.FormatFloat(float64(float32(g.r.NormFloat64()*100)), 'g', -1, 32)
+		}
+		return g.element(dt)
+	}
+	sep := func() string {
+		if g.chance(0.9) {
+			return ","
+		}
+		return g.pick(", ", " ,", "\n,\n  ", ",\t")
+	}
+	var nest func(level int) string
+	nest = func(level int) string {
+		size := shape[level]
+		if g.chance(0.03) {
+			size += g.r.IntN(3) - 1
+		}
+		elems := make([]string, 0, max(size, 0))
+		for range max(size, 0) {
+			if level == len(shape)-1 {
+				elems = append(elems, elem())
+			} else {
+				elems = append(elems, nest(level+1))
+			}
+		}
+		var b strings.Builder
+		b.WriteString("[" + g.ws())
+		for i, e := range elems {
+			if i > 0 {
+				b.WriteString(sep())
+			}
+			b.WriteString(e)
+		}
+		b.WriteString(g.ws() + "]")
+		return b.String()
+	}
+	var body string
+	if rank > 1 && g.chance(0.5) {
+		body = nest(0)
+	} else {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		if g.chance(0.03) {
+			n += g.r.IntN(3) - 1
+		}
+		flatShape := shape
+		shape = []int{max(n, 0)}
+		body = nest(0)
+		shape = flatShape
+	}
+	body += g.pick("}", "}]}", "", ",")
+	if g.chance(0.05) {
+		body = body[:g.r.IntN(len(body)+1)]
+	}
+	c := dataCase{dt: inference.Datatype(dt), body: []byte(body)}
+	for _, d := range shape {
+		c.shape = append(c.shape, int64(d))
+	}
+	return c
+}
+
+// decodeDataCase reads c's data as a request's first input, with data or
+// refData, into a tensor of c's datatype and shape, with an arena of
+// arenaWords words, and returns the tensor, the error and the scanner.
+func decodeDataCase(c dataCase, ref bool, words int) (inference.Tensor, error, scanner) {
+	d := reqDecoder{scanner: scanner{buf: c.body, depth: 3}, max: DefaultMaxElements, list: "inputs", mem: arena{mem: make([]uint64, words)}}
+	t := inference.Tensor{Name: "x", Datatype: c.dt, Shape: c.shape}
+	var err error
+	if ref {
+		err = d.refData(0, &t)
+	} else {
+		err = d.data(0, &t)
+	}
+	return t, err, d.scanner
+}
+
+// TestDataDiff compares data, whose flat and nested loops take the first
+// elements through run, with refData, which reads each element through
+// nextElem and elem, on generated data arrays: the same elements, the
+// same error, the scanner at the same place.
+func TestDataDiff(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(15, 16))}
+	n := 100000
+	if testing.Short() {
+		n = 10000
+	}
+	for range n {
+		c := genDataCase(g)
+		words := 0
+		if g.chance(0.5) {
+			words = 64
+		}
+		got, err, s := decodeDataCase(c, false, words)
+		want, werr, rs := decodeDataCase(c, true, words)
+		if fmt.Sprint(err) != fmt.Sprint(werr) || s.pos != rs.pos || s.depth != rs.depth {
+			t.Fatalf("data(%s, %v, %s) = %v, at %d, depth %d; reference: %v, at %d, depth %d", c.dt, c.shape, c.body, err, s.pos, s.depth, werr, rs.pos, rs.depth)
+		}
+		if err != nil {
+			continue
+		}
+		if diff := cmp.Diff(want, got, cmpTensors...); diff != "" {
+			t.Fatalf("data(%s, %v, %s) differs from the reference (-ref +new):\n%s", c.dt, c.shape, c.body, diff)
 		}
 	}
 }
