@@ -113,7 +113,58 @@ func (s *scanner) tooDeep() error {
 // many members were read before. It returns the member's key (valid until
 // the next string is read) with s.pos at its value, or ok false after
 // consuming the closing '}'.
+//
+// It reads the commonest form itself, in words: a comma unless it is the
+// first member, and a plain key followed at once by ':'. nextKeyAny reads
+// every other form and reports the errors.
 func (s *scanner) nextKey(i int) (key []byte, ok bool, err error) {
+	b, p := s.buf, s.pos
+	if p < 0 || p >= len(b) {
+		return s.nextKeyAny(i)
+	}
+	switch b[p] {
+	case '}':
+		s.pos = p + 1
+		s.depth--
+		return nil, false, nil
+	case ',':
+		if i == 0 {
+			return s.nextKeyAny(i)
+		}
+		p++
+	case '"':
+		if i > 0 {
+			return s.nextKeyAny(i)
+		}
+	default:
+		return s.nextKeyAny(i)
+	}
+	if p >= len(b) || b[p] != '"' {
+		return s.nextKeyAny(i)
+	}
+	start := p + 1
+	for j := start; j <= len(b)-8; j += 8 {
+		w := b[j : j+8]
+		m := stringStops(binary.LittleEndian.Uint64(w))
+		if m == 0 {
+			continue
+		}
+		k := bits.TrailingZeros64(m) >> 3
+		end := j + k // the first byte that is not plain
+		if w[k&7] != '"' || end+1 >= len(b) || b[end+1] != ':' {
+			break
+		}
+		s.keyAt, s.keyPlain = p, true
+		s.pos = end + 2
+		s.ws()
+		return b[start:end], true, nil
+	}
+	return s.nextKeyAny(i)
+}
+
+// nextKeyAny is nextKey for any input: whitespace around the tokens, keys
+// with escapes or near the end of the input, and errors.
+func (s *scanner) nextKeyAny(i int) (key []byte, ok bool, err error) {
 	c := s.peek()
 	if c == '}' {
 		s.pos++

@@ -126,6 +126,38 @@ func refDigitRun(b []byte, i int) (v uint64, n int) {
 	return x, n
 }
 
+// refNextKey is nextKey as it was before it read the commonest keys
+// itself: it is nextKeyAny.
+func (s *scanner) refNextKey(i int) (key []byte, ok bool, err error) {
+	c := s.peek()
+	if c == '}' {
+		s.pos++
+		s.depth--
+		return nil, false, nil
+	}
+	if i > 0 {
+		if c != ',' {
+			return nil, false, s.unexpected("',' or '}' after an object member")
+		}
+		s.pos++
+		c = s.peek()
+	}
+	if c != '"' {
+		return nil, false, s.unexpected("a string key")
+	}
+	s.keyAt = s.pos
+	if key, err = s.readString(); err != nil {
+		return nil, false, err
+	}
+	s.keyPlain = s.pos-s.keyAt-2 == len(key) // an escape is longer than what it stands for
+	if s.peek() != ':' {
+		return nil, false, s.unexpected("':' after an object key")
+	}
+	s.pos++
+	s.ws()
+	return key, true, nil
+}
+
 // checkReadString holds readString to refReadString on the string at
 // body[at], which is '"'.
 func checkReadString(t *testing.T, body []byte, at int) {
@@ -536,6 +568,51 @@ func TestDataDiff(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got, cmpTensors...); diff != "" {
 			t.Fatalf("data(%s, %v, %s) differs from the reference (-ref +new):\n%s", c.dt, c.shape, c.body, diff)
+		}
+	}
+}
+
+// TestNextKeyDiff compares nextKey with refNextKey on the members of
+// generated objects: keys plain and escaped, short and long, with and
+// without whitespace, commas and colons missing or doubled, on every
+// prefix of each body, as the first member and as a later one.
+func TestNextKeyDiff(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	pick := func(options ...string) string { return options[r.IntN(len(options))] }
+	keys := []string{"", "a", "id", "name", "shape", "inputs", "outputs", "datatype", "priority", "parameters", "binary_data_size", "a\\nb", "\\u0041", "é", "x\x00y", "\xff", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnopq"}
+	for range 40000 {
+		var b strings.Builder
+		b.WriteString(pick("", "1", "{}", "\"x\""))
+		if r.IntN(8) != 0 {
+			b.WriteString(pick(",", ",", ",", " ,", ", ", ",,", ""))
+		}
+		b.WriteString(pick("", "", "", " ", "\n  "))
+		b.WriteString(pick(`"`, `"`, `"`, `"`, "", "'", "}"))
+		b.WriteString(keys[r.IntN(len(keys))])
+		b.WriteString(pick(`"`, `"`, `"`, `"`, ""))
+		b.WriteString(pick(":", ":", ":", " :", ": ", ":\t", "", ";"))
+		b.WriteString(pick("1", "[1,2]", `"v"`, "}", " "))
+		body := []byte(b.String())
+		at := 0
+		switch {
+		case body[0] == '1':
+			at = 1
+		case body[0] == '{':
+			at = 2
+		case body[0] == '"':
+			at = 3
+		}
+		for _, first := range []int{0, 1} {
+			for end := at; end <= len(body); end++ {
+				s := scanner{buf: body[:end], pos: at, depth: 2}
+				key, ok, err := s.nextKey(first)
+				ref := scanner{buf: body[:end], pos: at, depth: 2}
+				wkey, wok, werr := ref.refNextKey(first)
+				if string(key) != string(wkey) || ok != wok || fmt.Sprint(err) != fmt.Sprint(werr) || s.pos != ref.pos || s.depth != ref.depth || err == nil && ok && (s.keyAt != ref.keyAt || s.keyPlain != ref.keyPlain) {
+					t.Fatalf("nextKey(%d) of %q at %d = %q, %v, %v, at %d, depth %d, key at %d, plain %v; reference: %q, %v, %v, at %d, depth %d, key at %d, plain %v",
+						first, body[:end], at, key, ok, err, s.pos, s.depth, s.keyAt, s.keyPlain, wkey, wok, werr, ref.pos, ref.depth, ref.keyAt, ref.keyPlain)
+				}
+			}
 		}
 	}
 }
