@@ -578,11 +578,16 @@ func float32Of(f64 float64) (f float32, ok bool) {
 // nothing is read, for any other number and anything that is not a
 // number, which readNumber then reads or reports.
 //
-// It reads digits eight at a time (see digitsIn), and converts the
+// It reads the integer part, short in most numbers, a byte at a time,
+// the fraction eight digits at a time (see digitCount), and converts the
 // commonest numbers, a mantissa below 2^52 over a power of ten up to
-// 10^22, with no further call.
+// 10^22, with no further call; a fraction of fewer than eight digits and
+// no exponent ends the reading at once.
 func (s *scanner) readFloat() (f float64, end int, ok bool) {
 	b, i := s.buf, s.pos
+	if i < 0 {
+		return 0, 0, false
+	}
 	neg := false
 	if i < len(b) && b[i] == '-' {
 		neg = true
@@ -593,27 +598,42 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 	if i < len(b) && b[i] == '0' {
 		i++ // a lone 0: no digit may follow
 	} else {
-		v, n := digitsIn(word(b, i))
-		if n == 0 {
-			return 0, 0, false
+		first := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
 		}
-		for mant, nd, i = v, n, i+n; n == 8; i += n {
-			if v, n = digitsIn(word(b, i)); nd+n > 19 {
-				return 0, 0, false
-			}
-			mant, nd = mant*pow10u64[n&15]+v, nd+n
+		if nd = i - first; nd == 0 || nd > 19 {
+			return 0, 0, false
 		}
 	}
 	exp := 0
 	if i < len(b) && b[i] == '.' {
 		i++
 		frac := i
-		for n := 8; n == 8; i += n {
-			var v uint64
-			if v, n = digitsIn(word(b, i)); nd+n > 19 {
+		w := word(b, i)
+		n := digitCount(w)
+		if n > 0 && n < 8 && nd+n <= 15 && byte(w>>(8*n&63))|0x20 != 'e' {
+			// The commonest numbers end here: the mantissa, below
+			// 10^15, and the power of ten are exact as float64s, and
+			// one division rounds correctly, as in decimalFloat64.
+			f = float64(mant*pow10u64[n&15] + digitValue(w, n))
+			if neg {
+				f = -f
+			}
+			return f / pow10f64[n&15], i + n, true
+		}
+		for n > 0 {
+			if nd+n > 19 {
 				return 0, 0, false
 			}
-			mant, nd = mant*pow10u64[n&15]+v, nd+n
+			mant = mant*pow10u64[n&15] + digitValue(w, n)
+			nd += n
+			i += n
+			if n < 8 {
+				break
+			}
+			w = word(b, i)
+			n = digitCount(w)
 		}
 		if i == frac {
 			return 0, 0, false
@@ -716,21 +736,36 @@ func wordTail(b []byte, i int) uint64 {
 // eight bytes as word returns them, and their number: it finds and
 // converts them in a few word operations, without a branch per digit.
 func digitsIn(w uint64) (v uint64, n int) {
+	n = digitCount(w)
+	// As digitValue, but with no digit the shift by 64 leaves nothing.
+	x := (w ^ '0'*0x0101010101010101) << (64 - 8*uint(n))
+	x = x*10 + x>>8
+	const pairs = 0x000000ff000000ff
+	return ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32, n
+}
+
+// digitCount returns the number of digits at the start of w, eight
+// bytes as word returns them.
+func digitCount(w uint64) int {
 	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	x := w ^ '0'*ones // digits become 0..9
 	// A byte's high bit in stop is set when it is above 9: adding 0x76
 	// to its low seven bits carries into the high bit from 10 up, and
 	// never into the next byte.
 	stop := ((x & lows) + 0x76*ones | x) & highs
-	n = bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
+	return bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
+}
+
+// digitValue returns the decimal value of the first n digits of w, eight
+// bytes as word returns them; n, from 1 to 8, is at most digitCount(w).
+func digitValue(w uint64, n int) uint64 {
+	const ones = 0x0101010101010101
 	// Keep the n digits, the first one most significant, in the top
-	// bytes; the bytes below are zero, leading zeros of the number. (With
-	// no digit, the shift by 64 leaves nothing.)
-	x <<= 64 - 8*uint(n)
+	// bytes; the bytes below are zero, leading zeros of the number.
+	x := (w ^ '0'*ones) << ((64 - 8*uint(n)) & 63)
 	x = x*10 + x>>8 // byte 2k: the 2-digit number of bytes 2k and 2k+1
 	const pairs = 0x000000ff000000ff
-	x = ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32
-	return x, n
+	return ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32
 }
 
 // literal consumes the keyword word (true, false or null) at s.pos.
