@@ -704,15 +704,9 @@ func (s *scanner) readInt() (neg bool, mag uint64, end int, ok bool) {
 	return neg, mag, i, true
 }
 
-// pow10u64 holds 10^n for the lengths of a digitRun, padded to 16
+// pow10u64 holds 10^n for the lengths of a digitCount, padded to 16
 // entries so that an index masked with 15 needs no bounds check.
 var pow10u64 = [16]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
-
-// digitRun returns the decimal value of the digits at the start of
-// b[i:], and their number, reading at most 8.
-func digitRun(b []byte, i int) (v uint64, n int) {
-	return digitsIn(word(b, i))
-}
 
 // word returns the eight bytes of b from i, the first one in the low
 // byte; near the end of b, the bytes past it read as zero.
@@ -730,18 +724,6 @@ func wordTail(b []byte, i int) uint64 {
 		w |= uint64(b[i+k]) << (8 * k)
 	}
 	return w
-}
-
-// digitsIn returns the decimal value of the digits at the start of w,
-// eight bytes as word returns them, and their number: it finds and
-// converts them in a few word operations, without a branch per digit.
-func digitsIn(w uint64) (v uint64, n int) {
-	n = digitCount(w)
-	// As digitValue, but with no digit the shift by 64 leaves nothing.
-	x := (w ^ '0'*0x0101010101010101) << (64 - 8*uint(n))
-	x = x*10 + x>>8
-	const pairs = 0x000000ff000000ff
-	return ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32, n
 }
 
 // digitCount returns the number of digits at the start of w, eight
