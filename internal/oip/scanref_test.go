@@ -34,7 +34,7 @@ func (s *scanner) refReadString() ([]byte, error) {
 }
 
 // refReadFloat is readFloat as it was before it read words through word
-// and digitsIn and converted the commonest numbers inline.
+// and digitCount and converted the commonest numbers inline.
 func (s *scanner) refReadFloat() (f float64, end int, ok bool) {
 	b, i := s.buf, s.pos
 	neg := false
