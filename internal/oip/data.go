@@ -29,12 +29,16 @@ const (
 type dataDecoder struct {
 	s      *scanner
 	t      *inference.Tensor
-	list   string       // the tensors' array, "inputs", for error paths
-	input  int          // index in that array
-	n      int          // elements the shape holds
-	kind   elemKind     // which slice of t receives the elements
-	lo, hi int64        // range of kindInt
-	idx    [maxDims]int // index being read at each nesting level
+	list   string   // the tensors' array, "inputs", for error paths
+	input  int      // index in that array
+	n      int      // elements the shape holds
+	kind   elemKind // which slice of t receives the elements
+	lo, hi int64    // range of kindInt
+	// idx holds the index being read at each nesting level: at least
+	// one, and one for each dimension of the shape. It is a slice, backed
+	// by an array on the stack for most shapes, so that the decoder is
+	// not cleared in full for room that few tensors use.
+	idx []int
 	// strs holds the elements of BYTES data. It lives apart because the
 	// elements end up in the result, and escape analysis, which does not
 	// tell the fields of a variable apart, would then move what s points
@@ -57,6 +61,10 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 		return inference.Inputf(elemPath(d.list, input)+".shape", "%s", err)
 	}
 	dd := dataDecoder{s: s, t: t, list: d.list, input: input, n: n}
+	var idx [8]int
+	if dd.idx = idx[:]; len(t.Shape) > len(idx) {
+		dd.idx = make([]int, len(t.Shape))
+	}
 	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.

@@ -243,7 +243,7 @@ func (d *reqDecoder) refData(input int, t *inference.Tensor) error {
 	if err != nil {
 		return inference.Inputf(elemPath(d.list, input)+".shape", "%s", err)
 	}
-	dd := dataDecoder{s: s, t: t, list: d.list, input: input, n: n}
+	dd := dataDecoder{s: s, t: t, list: d.list, input: input, n: n, idx: make([]int, maxDims)}
 	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
@@ -449,9 +449,16 @@ var dataEdges = map[string][]string{
 func genDataCase(g gen) dataCase {
 	dt := genDatatypes[g.r.IntN(len(genDatatypes))]
 	rank := g.r.IntN(4)
+	deep := g.chance(0.05) // deeper than data's array for the indexes
+	if deep {
+		rank = 7 + g.r.IntN(4)
+	}
 	shape := make([]int, rank)
 	for i := range shape {
 		shape[i] = g.r.IntN(5)
+		if deep {
+			shape[i] = 1 + g.r.IntN(2)
+		}
 	}
 	if rank == 1 && g.chance(0.3) {
 		shape[0] = 8 + g.r.IntN(20)
