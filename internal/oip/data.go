@@ -29,12 +29,16 @@ const (
 type dataDecoder struct {
 	s      *scanner
 	t      *inference.Tensor
-	list   string       // the tensors' array, "inputs", for error paths
-	input  int          // index in that array
-	n      int          // elements the shape holds
-	kind   elemKind     // which slice of t receives the elements
-	lo, hi int64        // range of kindInt
-	idx    [maxDims]int // index being read at each nesting level
+	list   string   // the tensors' array, "inputs", for error paths
+	input  int      // index in that array
+	n      int      // elements the shape holds
+	kind   elemKind // which slice of t receives the elements
+	lo, hi int64    // range of kindInt
+	// idx holds the index being read at each nesting level: at least
+	// one, and one for each dimension of the shape. It is a slice, backed
+	// by an array on the stack for most shapes, so that the decoder is
+	// not cleared in full for room that few tensors use.
+	idx []int
 	// strs holds the elements of BYTES data. It lives apart because the
 	// elements end up in the result, and escape analysis, which does not
 	// tell the fields of a variable apart, would then move what s points
@@ -57,6 +61,10 @@ func (d *reqDecoder) data(input int, t *inference.Tensor) error {
 		return inference.Inputf(elemPath(d.list, input)+".shape", "%s", err)
 	}
 	dd := dataDecoder{s: s, t: t, list: d.list, input: input, n: n}
+	var idx [8]int
+	if dd.idx = idx[:]; len(t.Shape) > len(idx) {
+		dd.idx = make([]int, len(t.Shape))
+	}
 	var strs byteStrings
 	// Never trust the shape for memory: each element takes at least two
 	// bytes of body ("0,"), so a tiny body cannot make us allocate much.
@@ -132,8 +140,8 @@ func intRange(dt inference.Datatype) (lo, hi int64) {
 // flat reads data given as a flat array; the '[' is consumed.
 func (d *dataDecoder) flat() error {
 	s := d.s
-	count := 0
-	for i := 0; ; i++ {
+	count := d.run(d.n)
+	for i := count; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
 			return err
@@ -165,7 +173,11 @@ func (d *dataDecoder) nested(level int) error {
 	s := d.s
 	want := int(d.t.Shape[level])
 	leaf := level == len(d.t.Shape)-1
-	for i := 0; ; i++ {
+	start := 0
+	if leaf {
+		start = d.run(want)
+	}
+	for i := start; ; i++ {
 		c, ok, err := s.nextElem(i)
 		if err != nil {
 			return err
@@ -196,6 +208,97 @@ func (d *dataDecoder) nested(level int) error {
 			return err
 		}
 	}
+}
+
+// run reads the first elements of the array being read, whose '[' is
+// consumed, for as long as they are numbers that elem would take at once
+// (plain, short, and in range for the datatype), up to max of them. It
+// returns how many it read, with s.pos just past the last one (past the
+// whitespace after the '[' when none): the general loop of flat or nested
+// goes on from there, at that index, and reports whatever stopped run.
+// It saves the general loop's calls for each element of the data most
+// requests carry.
+func (d *dataDecoder) run(max int) int {
+	s := d.s
+	t := d.t
+	s.ws()
+	k := 0
+	switch d.kind {
+	case kindFloat32:
+		fp16 := t.Datatype == inference.FP16
+		for ; k < max; k++ {
+			at := s.pos
+			if k > 0 {
+				if s.peek() != ',' {
+					break
+				}
+				s.pos++
+				s.ws()
+			}
+			f64, end, ok := s.readFloat()
+			f, ok32 := float32Of(f64)
+			if !ok || !ok32 || (fp16 && (f > maxFP16 || f < -maxFP16)) {
+				s.pos = at
+				break
+			}
+			s.pos = end
+			t.F32 = append(t.F32, f)
+		}
+	case kindFloat64:
+		for ; k < max; k++ {
+			at := s.pos
+			if k > 0 {
+				if s.peek() != ',' {
+					break
+				}
+				s.pos++
+				s.ws()
+			}
+			f, end, ok := s.readFloat()
+			if !ok {
+				s.pos = at
+				break
+			}
+			s.pos = end
+			t.F64 = append(t.F64, f)
+		}
+	case kindInt, kindUint64:
+		lo, hi := d.lo, d.hi
+		for ; k < max; k++ {
+			at := s.pos
+			if k > 0 {
+				if s.peek() != ',' {
+					break
+				}
+				s.pos++
+				s.ws()
+			}
+			neg, mag, end, ok := s.readInt()
+			if !ok {
+				s.pos = at
+				break
+			}
+			if d.kind == kindUint64 {
+				if neg && mag != 0 {
+					s.pos = at
+					break
+				}
+				t.U64 = append(t.U64, mag)
+			} else {
+				v := int64(mag)
+				if neg {
+					v = -v
+				}
+				if v < lo || v > hi {
+					s.pos = at
+					break
+				}
+				t.I64 = append(t.I64, v)
+			}
+			s.pos = end
+		}
+	}
+	return k
 }
 
 // tooMany reports an array with more than want elements, after counting

@@ -434,17 +434,22 @@ func (d *reqDecoder) input(idx int, t *inference.Tensor) (params map[string]any,
 			}
 		}
 	}
-	for _, ext := range [...]string{"binary_data_size", "shared_memory_region"} {
-		if _, ok := params[ext]; ok || hasMember(rawParams, ext) {
-			return nil, inference.Inputf(field("parameters."+ext), "%s", unsupportedExtension(ext))
+	if params != nil || rawParams != nil {
+		for _, ext := range [...]string{"binary_data_size", "shared_memory_region"} {
+			if _, ok := params[ext]; ok || hasMember(rawParams, ext) {
+				return nil, inference.Inputf(field("parameters."+ext), "%s", unsupportedExtension(ext))
+			}
 		}
 	}
-	for _, req := range [...]struct {
-		bit  int
-		name string
-	}{{fieldName, "name"}, {fieldDatatype, "datatype"}, {fieldShape, "shape"}, {fieldData, "data"}} {
-		if have&req.bit == 0 {
-			return nil, inference.Inputf(field(req.name), "required field is missing")
+	const required = fieldName | fieldDatatype | fieldShape | fieldData
+	if have&required != required {
+		for _, req := range [...]struct {
+			bit  int
+			name string
+		}{{fieldName, "name"}, {fieldDatatype, "datatype"}, {fieldShape, "shape"}, {fieldData, "data"}} {
+			if have&req.bit == 0 {
+				return nil, inference.Inputf(field(req.name), "required field is missing")
+			}
 		}
 	}
 	if dataAt >= 0 {
@@ -688,8 +693,10 @@ func (d *reqDecoder) outputs(req *InferRequest) error {
 		if !named {
 			return inference.Inputf(field("name"), "required field is missing")
 		}
-		if _, ok := out.Parameters["shared_memory_region"]; ok {
-			return inference.Inputf(field("parameters.shared_memory_region"), "%s", unsupportedExtension("shared_memory_region"))
+		if out.Parameters != nil {
+			if _, ok := out.Parameters["shared_memory_region"]; ok {
+				return inference.Inputf(field("parameters.shared_memory_region"), "%s", unsupportedExtension("shared_memory_region"))
+			}
 		}
 		req.Outputs = append(req.Outputs, out)
 	}

@@ -93,21 +93,78 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// enter consumes the '{' or '[' at s.pos.
+// enter consumes the '{' or '[' at s.pos. It is small enough to inline;
+// tooDeep holds the error.
 func (s *scanner) enter() error {
 	s.depth++
 	if s.depth > maxDepth {
-		return syntaxError(s.pos, fmt.Sprintf("arrays and objects nested deeper than %d levels", maxDepth))
+		return s.tooDeep()
 	}
 	s.pos++
 	return nil
+}
+
+// tooDeep reports the '{' or '[' at s.pos as one level too deep.
+func (s *scanner) tooDeep() error {
+	return syntaxError(s.pos, fmt.Sprintf("arrays and objects nested deeper than %d levels", maxDepth))
 }
 
 // nextKey moves to the next member of the object being read, given how
 // many members were read before. It returns the member's key (valid until
 // the next string is read) with s.pos at its value, or ok false after
 // consuming the closing '}'.
+//
+// It reads the commonest form itself, in words: a comma unless it is the
+// first member, and a plain key followed at once by ':'. nextKeyAny reads
+// every other form and reports the errors.
 func (s *scanner) nextKey(i int) (key []byte, ok bool, err error) {
+	b, p := s.buf, s.pos
+	if p < 0 || p >= len(b) {
+		return s.nextKeyAny(i)
+	}
+	switch b[p] {
+	case '}':
+		s.pos = p + 1
+		s.depth--
+		return nil, false, nil
+	case ',':
+		if i == 0 {
+			return s.nextKeyAny(i)
+		}
+		p++
+	case '"':
+		if i > 0 {
+			return s.nextKeyAny(i)
+		}
+	default:
+		return s.nextKeyAny(i)
+	}
+	if p >= len(b) || b[p] != '"' {
+		return s.nextKeyAny(i)
+	}
+	start := p + 1
+	for j := start; j <= len(b)-8; j += 8 {
+		w := b[j : j+8]
+		m := stringStops(binary.LittleEndian.Uint64(w))
+		if m == 0 {
+			continue
+		}
+		k := bits.TrailingZeros64(m) >> 3
+		end := j + k // the first byte that is not plain
+		if w[k&7] != '"' || end+1 >= len(b) || b[end+1] != ':' {
+			break
+		}
+		s.keyAt, s.keyPlain = p, true
+		s.pos = end + 2
+		s.ws()
+		return b[start:end], true, nil
+	}
+	return s.nextKeyAny(i)
+}
+
+// nextKeyAny is nextKey for any input: whitespace around the tokens, keys
+// with escapes or near the end of the input, and errors.
+func (s *scanner) nextKeyAny(i int) (key []byte, ok bool, err error) {
 	c := s.peek()
 	if c == '}' {
 		s.pos++
@@ -161,17 +218,47 @@ func (s *scanner) nextElem(i int) (c byte, ok bool, err error) {
 // readString reads the string at s.pos (which is '"'). The result aliases
 // the input when the string has no escapes, and s.scratch otherwise; either
 // way it is valid only until the next string is read.
+//
+// Where eight bytes are left it looks at them in a few word operations
+// rather than one by one, so that a short key or name takes one or two
+// steps.
 func (s *scanner) readString() ([]byte, error) {
+	b := s.buf
 	start := s.pos + 1
 	i := start
-	for i < len(s.buf) && plainASCII[s.buf[i]] {
+	for ; i >= 0 && i <= len(b)-8; i += 8 {
+		w := b[i : i+8]
+		if m := stringStops(binary.LittleEndian.Uint64(w)); m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			if w[k&7] != '"' {
+				return s.readStringRest(start, i+k)
+			}
+			s.pos = i + k + 1
+			return b[start : i+k], nil
+		}
+	}
+	for i < len(b) && plainASCII[b[i]] {
 		i++
 	}
-	if i < len(s.buf) && s.buf[i] == '"' {
+	if i < len(b) && b[i] == '"' {
 		s.pos = i + 1
-		return s.buf[start:i], nil
+		return b[start:i], nil
 	}
 	return s.readStringRest(start, i)
+}
+
+// stringStops returns the high bit of each of the eight bytes of w (the
+// first one in the low byte) that is not plain in a string: a quote, a
+// backslash, a control character or a byte from 0x80 up. Only the lowest
+// bit set is sure: above a byte that stops, a byte may be marked too.
+func stringStops(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below20 := w - 0x20*ones // the high bit is set in a byte below 0x20 (or above one)
+	quote := w ^ '"'*ones    // a zero byte where w has a quote
+	backslash := w ^ '\\'*ones
+	// Where w's high bit is clear, so are quote's and backslash's; a byte
+	// with w's high bit set stops anyway.
+	return (w | below20 | (quote - ones) | (backslash - ones)) & highs
 }
 
 // plainASCII marks the bytes that stand for themselves in a string and
@@ -490,8 +577,17 @@ func float32Of(f64 float64) (f float32, ok bool) {
 // exponent. It returns the offset past the number; ok is false, and
 // nothing is read, for any other number and anything that is not a
 // number, which readNumber then reads or reports.
+//
+// It reads the integer part, short in most numbers, a byte at a time,
+// the fraction eight digits at a time (see digitCount), and converts the
+// commonest numbers, a mantissa below 2^52 over a power of ten up to
+// 10^22, with no further call; a fraction of fewer than eight digits and
+// no exponent ends the reading at once.
 func (s *scanner) readFloat() (f float64, end int, ok bool) {
 	b, i := s.buf, s.pos
+	if i < 0 {
+		return 0, 0, false
+	}
 	neg := false
 	if i < len(b) && b[i] == '-' {
 		neg = true
@@ -502,27 +598,42 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 	if i < len(b) && b[i] == '0' {
 		i++ // a lone 0: no digit may follow
 	} else {
-		v, n := digitRun(b, i)
-		if n == 0 {
-			return 0, 0, false
+		first := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
 		}
-		for mant, nd, i = v, n, i+n; n == 8; i += n {
-			if v, n = digitRun(b, i); nd+n > 19 {
-				return 0, 0, false
-			}
-			mant, nd = mant*pow10u64[n]+v, nd+n
+		if nd = i - first; nd == 0 || nd > 19 {
+			return 0, 0, false
 		}
 	}
 	exp := 0
 	if i < len(b) && b[i] == '.' {
 		i++
 		frac := i
-		for n := 8; n == 8; i += n {
-			var v uint64
-			if v, n = digitRun(b, i); nd+n > 19 {
+		w := word(b, i)
+		n := digitCount(w)
+		if n > 0 && n < 8 && nd+n <= 15 && byte(w>>(8*n&63))|0x20 != 'e' {
+			// The commonest numbers end here: the mantissa, below
+			// 10^15, and the power of ten are exact as float64s, and
+			// one division rounds correctly, as in decimalFloat64.
+			f = float64(mant*pow10u64[n&15] + digitValue(w, n))
+			if neg {
+				f = -f
+			}
+			return f / pow10f64[n&15], i + n, true
+		}
+		for n > 0 {
+			if nd+n > 19 {
 				return 0, 0, false
 			}
-			mant, nd = mant*pow10u64[n]+v, nd+n
+			mant = mant*pow10u64[n&15] + digitValue(w, n)
+			nd += n
+			i += n
+			if n < 8 {
+				break
+			}
+			w = word(b, i)
+			n = digitCount(w)
 		}
 		if i == frac {
 			return 0, 0, false
@@ -548,6 +659,17 @@ func (s *scanner) readFloat() (f float64, end int, ok bool) {
 			e = -e
 		}
 		exp += e
+	}
+	if mant>>52 == 0 && exp <= 0 && exp >= -22 {
+		// decimalFloat64's first case, inline.
+		f = float64(mant)
+		if neg {
+			f = -f
+		}
+		if exp < 0 {
+			f /= pow10f64[-exp]
+		}
+		return f, i, true
 	}
 	f, ok = decimalFloat64(mant, exp, neg)
 	return f, i, ok
@@ -582,37 +704,50 @@ func (s *scanner) readInt() (neg bool, mag uint64, end int, ok bool) {
 	return neg, mag, i, true
 }
 
-// pow10u64 holds 10^n for the lengths of a digitRun.
-var pow10u64 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+// pow10u64 holds 10^n for the lengths of a digitCount, padded to 16
+// entries so that an index masked with 15 needs no bounds check.
+var pow10u64 = [16]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
 
-// digitRun returns the decimal value of the digits at the start of
-// b[i:], and their number, reading at most 8. Where 8 bytes are left, it
-// finds and converts the digits in a few word operations, without a
-// branch per digit.
-func digitRun(b []byte, i int) (v uint64, n int) {
-	if i+8 > len(b) {
-		for ; n < 8 && i+n < len(b) && b[i+n]-'0' <= 9; n++ {
-			v = v*10 + uint64(b[i+n]-'0')
-		}
-		return v, n
+// word returns the eight bytes of b from i, the first one in the low
+// byte; near the end of b, the bytes past it read as zero.
+func word(b []byte, i int) uint64 {
+	if i >= 0 && i <= len(b)-8 {
+		return binary.LittleEndian.Uint64(b[i:])
 	}
+	return wordTail(b, i)
+}
+
+// wordTail is word for the last seven bytes of b and past them.
+func wordTail(b []byte, i int) uint64 {
+	var w uint64
+	for k := 0; k < 8 && i >= 0 && i+k < len(b); k++ {
+		w |= uint64(b[i+k]) << (8 * k)
+	}
+	return w
+}
+
+// digitCount returns the number of digits at the start of w, eight
+// bytes as word returns them.
+func digitCount(w uint64) int {
 	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	x := binary.LittleEndian.Uint64(b[i:]) ^ '0'*ones // digits become 0..9
+	x := w ^ '0'*ones // digits become 0..9
 	// A byte's high bit in stop is set when it is above 9: adding 0x76
 	// to its low seven bits carries into the high bit from 10 up, and
 	// never into the next byte.
 	stop := ((x & lows) + 0x76*ones | x) & highs
-	n = bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
-	if n == 0 {
-		return 0, 0
-	}
+	return bits.TrailingZeros64(stop) >> 3 // 8 when all are digits
+}
+
+// digitValue returns the decimal value of the first n digits of w, eight
+// bytes as word returns them; n, from 1 to 8, is at most digitCount(w).
+func digitValue(w uint64, n int) uint64 {
+	const ones = 0x0101010101010101
 	// Keep the n digits, the first one most significant, in the top
 	// bytes; the bytes below are zero, leading zeros of the number.
-	x <<= 64 - 8*n
+	x := (w ^ '0'*ones) << ((64 - 8*uint(n)) & 63)
 	x = x*10 + x>>8 // byte 2k: the 2-digit number of bytes 2k and 2k+1
 	const pairs = 0x000000ff000000ff
-	x = ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32
-	return x, n
+	return ((x&pairs)*(100+1000000<<32) + (x>>16&pairs)*(1+10000<<32)) >> 32
 }
 
 // literal consumes the keyword word (true, false or null) at s.pos.

@@ -219,8 +219,9 @@ func TestReadFloatRandom(t *testing.T) {
 	}
 }
 
-// TestDigitRun holds the word-at-a-time digit reader to a plain loop, for
-// every byte in every position of an 8-byte window.
+// TestDigitRun holds the word-at-a-time digit reader (word, digitCount
+// and digitValue) to a plain loop, for every byte in every position of an
+// 8-byte window, and near the end of the input.
 func TestDigitRun(t *testing.T) {
 	plain := func(b []byte) (v uint64, n int) {
 		for ; n < 8 && n < len(b) && '0' <= b[n] && b[n] <= '9'; n++ {
@@ -234,10 +235,15 @@ func TestDigitRun(t *testing.T) {
 			b := append([]byte(nil), base...)
 			b[pos] = byte(c)
 			for _, in := range [][]byte{b, b[:8], b[:pos+1]} {
-				v, n := digitRun(in, 0)
+				w := word(in, 0)
+				n := digitCount(w)
+				var v uint64
+				if n > 0 {
+					v = digitValue(w, n)
+				}
 				wv, wn := plain(in)
 				if v != wv || n != wn {
-					t.Fatalf("digitRun(%q) = %d, %d; want %d, %d", in, v, n, wv, wn)
+					t.Fatalf("digitCount and digitValue of %q = %d, %d; want %d, %d", in, v, n, wv, wn)
 				}
 			}
 		}
