@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -124,7 +125,7 @@ const (
 // A limit below 1 is taken as 1, and one above 2^31-1 as 2^31-1.
 func NewRecent(limit int, horizon time.Duration) *Recent {
 	limit = min(max(limit, 1), maxRecent)
-	return &Recent{
+	r := &Recent{
 		horizon:   horizon,
 		max:       limit,
 		now:       time.Now,
@@ -134,6 +135,9 @@ func NewRecent(limit int, horizon time.Duration) *Recent {
 		slots:     make([]slot, limit),
 		cur:       noRecord,
 	}
+	// The index may lie outside the Go heap; it goes with the memory.
+	runtime.AddCleanup(r, func(free func()) { free() }, r.index.free)
+	return r
 }
 
 // Add remembers a copy of a request. A repeated id replaces the earlier

@@ -1,12 +1,19 @@
 package monitor
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/sluicehq/sluice/internal/hugemem"
+)
 
 // slotIndex finds the slot of a remembered request from the hash of its
 // id. It is an open-addressing hash table with linear probing, sized once
 // from the memory's capacity so that it is at most half full and never
 // grows (16 to 32 bytes for each slot), and made of a single slice of
-// integers, which the garbage collector does not scan.
+// integers, which the garbage collector does not scan. A large table is
+// read at random, one entry per lookup, so it lies on huge pages where the
+// kernel offers them (package hugemem): on small pages most lookups in
+// the default 16 MiB table would also miss the TLB.
 //
 // An entry is a uint64: the high 32 bits of the id hash multiplied by
 // fibMul (the tag) above the slot number plus one; 0 is an empty entry.
@@ -24,6 +31,7 @@ type slotIndex struct {
 	mask    uint64   // len(entries)-1
 	shift   uint     // 64 - log2(len(entries)); at least 32
 	n       int      // entries in use
+	free    func()   // releases entries (hugemem.Uint64s)
 }
 
 const (
@@ -42,14 +50,16 @@ const (
 
 // newSlotIndex returns an empty index for up to limit slots, at most
 // maxRecent; it has the smallest power of two of entries that is at least
-// twice limit.
+// twice limit. Its free must be called once it is no longer used.
 func newSlotIndex(limit int) slotIndex {
 	size := uint64(minIndexSize)
 	if limit > minIndexSize/2 {
 		size = 1 << bits.Len64(2*uint64(limit)-1)
 	}
+	entries, free := hugemem.Uint64s(int(size))
 	return slotIndex{
-		entries: make([]uint64, size),
+		entries: entries,
+		free:    free,
 		mask:    size - 1,
 		shift:   uint(64 - bits.TrailingZeros64(size)),
 	}

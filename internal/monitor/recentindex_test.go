@@ -108,6 +108,7 @@ func TestSlotIndexSize(t *testing.T) {
 		if 2*tt.limit > len(x.entries) {
 			t.Errorf("newSlotIndex(%d): %d entries, more than half full at the limit", tt.limit, len(x.entries))
 		}
+		x.free()
 	}
 }
 
