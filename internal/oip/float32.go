@@ -15,6 +15,12 @@ import (
 // generality needs: it writes them to a decimal buffer one by one, then
 // copies them out one by one in the form asked for.
 
+// AppendFloat32 appends x as an element of an FP32 tensor is written: the
+// shortest decimal that reads back as x, without an exponent from 1e-6 to
+// 1e21, and NaN and ±Inf as null (encoding/json's form for float32). It
+// may write into dst's spare capacity beyond what it appends.
+func AppendFloat32(dst []byte, x float32) []byte { return appendFloat32(dst, x) }
+
 // appendFloat32 writes x as encoding/json does: the shortest decimal
 // that reads back as x, without an exponent from 1e-6 to 1e21, and NaN
 // and ±Inf as null.

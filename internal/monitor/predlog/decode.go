@@ -70,8 +70,14 @@ func (ws wireValues) values() []Value {
 		v := Value{Name: w.Name, Datatype: w.Datatype, Shape: w.Shape, Str: w.Str}
 		if len(w.Num) > 0 {
 			v.Num = make([]float64, len(w.Num))
+			single := w.Datatype == "FP32" || w.Datatype == "FP16"
 			for j, x := range w.Num {
 				v.Num[j] = float64(x)
+				if single {
+					// Back to the float32 the element was: "0.1" is
+					// float32(0.1), as the tensor held it.
+					v.Num[j] = float64(float32(x))
+				}
 			}
 		}
 		out[i] = v

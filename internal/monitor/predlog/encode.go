@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/internal/oip"
 )
 
 // This file writes the JSON form of a record: one object per line in
@@ -202,9 +204,16 @@ func appendValues(b []byte, vs []Value) []byte {
 		}
 		if len(v.Num) > 0 {
 			b = append(b, `,"num":[`...)
+			single := v.Datatype == "FP32" || v.Datatype == "FP16"
 			for j, x := range v.Num {
 				if j > 0 {
 					b = append(b, ',')
+				}
+				if single && float64(float32(x)) == x && !math.IsInf(x, 0) {
+					// A float32 element is written as its own shortest
+					// decimal ("0.1", not its float64 0.10000000149011612).
+					b = oip.AppendFloat32(b, float32(x))
+					continue
 				}
 				b = appendFloat(b, x)
 			}

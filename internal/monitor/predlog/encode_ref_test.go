@@ -1,6 +1,7 @@
 package predlog
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -63,11 +64,19 @@ func appendJSONSpec(b []byte, r *Record) []byte {
 			}
 			if len(v.Num) > 0 {
 				b = append(b, `,"num":[`...)
+				single := v.Datatype == "FP32" || v.Datatype == "FP16"
 				for j, x := range v.Num {
 					if j > 0 {
 						b = append(b, ',')
 					}
 					switch {
+					case single && float64(float32(x)) == x && !math.IsInf(x, 0):
+						// A float32, as encoding/json writes one.
+						m, err := json.Marshal(float32(x))
+						if err != nil {
+							panic(err)
+						}
+						b = append(b, m...)
 					case math.IsNaN(x):
 						b = append(b, `"NaN"`...)
 					case math.IsInf(x, 1):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -281,4 +282,52 @@ func checkInt(t *testing.T, n int64) {
 			t.Fatalf("appendInt(%d) = %s, want %s", n, got[1:], want[1:])
 		}
 	}
+}
+
+// TestFloat32Numbers checks that FP32 and FP16 elements are written as
+// the shortest decimal of their float32, as the Open Inference Protocol
+// answer has them, and read back as the same float32; numbers that are
+// not float32 values, and other datatypes, keep float64's form.
+func TestFloat32Numbers(t *testing.T) {
+	f32 := func(x float32) float64 { return float64(x) }
+	tests := []struct {
+		name     string
+		datatype string
+		num      []float64
+		want     string // the "num" array
+		back     []float64
+	}{
+		{"FP32 decimals", "FP32", []float64{f32(0.1), f32(0.42), f32(-2.5), f32(1)},
+			"[0.1,0.42,-2.5,1]", []float64{f32(0.1), f32(0.42), f32(-2.5), 1}},
+		{"FP16 as float32", "FP16", []float64{f32(0.333251953125)}, "[0.33325195]", []float64{f32(0.333251953125)}},
+		{"FP32 extremes", "FP32", []float64{f32(1e-7), f32(3.4028235e38), f32(1.4e-45), math.Copysign(0, -1)},
+			"[1e-7,3.4028235e+38,1e-45,-0]", []float64{f32(1e-7), f32(3.4028235e38), f32(1.4e-45), math.Copysign(0, -1)}},
+		{"FP32 specials", "FP32", []float64{math.NaN(), math.Inf(1), math.Inf(-1)},
+			`["NaN","Infinity","-Infinity"]`, []float64{math.NaN(), math.Inf(1), math.Inf(-1)}},
+		{"FP32 label on a float64", "FP32", []float64{0.1, 16777217},
+			"[0.1,1.6777217e+07]", []float64{f32(0.1), f32(16777217)}},
+		{"FP64 keeps float64's digits", "FP64", []float64{f32(0.1)}, "[0.10000000149011612]", []float64{f32(0.1)}},
+		{"named feature of unknown type", "", []float64{f32(0.42)}, "[0.41999998688697815]", []float64{f32(0.42)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Record{RequestID: "r", Endpoint: "e", Inputs: []Value{{Name: "x", Datatype: tt.datatype, Num: tt.num}}}
+			line := AppendJSON(nil, &r)
+			if !strings.Contains(string(line), `"num":`+tt.want+`}`) {
+				t.Fatalf("AppendJSON = %s\nwant num %s", line, tt.want)
+			}
+			got, err := DecodeLine(line)
+			if err != nil {
+				t.Fatalf("DecodeLine(%s): %v", line, err)
+			}
+			if !slices.EqualFunc(got.Inputs[0].Num, tt.back, sameFloat) {
+				t.Errorf("read back %v, want %v", got.Inputs[0].Num, tt.back)
+			}
+		})
+	}
+}
+
+// sameFloat is == that also matches NaN with NaN and tells -0 from 0.
+func sameFloat(a, b float64) bool {
+	return math.Float64bits(a) == math.Float64bits(b) || a != a && b != b
 }

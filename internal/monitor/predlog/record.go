@@ -41,7 +41,10 @@ type Value struct {
 	// Name of the feature or tensor.
 	Name string
 	// Datatype is the Open Inference Protocol datatype of a tensor
-	// ("FP32", "BYTES", ...); empty for a named feature.
+	// ("FP32", "BYTES", ...), or of the tensor a named feature was taken
+	// from; empty when not known. FP32 and FP16 numbers are written as
+	// the shortest decimal that reads back as the same float32, and read
+	// back as that float32.
 	Datatype string
 	// Shape of a tensor; nil for a named feature, which has one value
 	// per row.

@@ -184,7 +184,7 @@ func (c *callSize) fill(vals []Value, words []float64, inputs []inference.Tensor
 			}
 		}
 		for j, f := range tabular.Features {
-			vals[k] = Value{Name: f.Name, Num: all[j*rows : (j+1)*rows : (j+1)*rows]}
+			vals[k] = Value{Name: f.Name, Datatype: string(t.Datatype), Num: all[j*rows : (j+1)*rows : (j+1)*rows]}
 			k++
 		}
 	}

@@ -53,7 +53,7 @@ func fromCallReference(inputs []inference.Tensor, tabular *inference.TensorSpec,
 			}
 		}
 		for c, f := range tabular.Features {
-			a.vals = append(a.vals, Value{Name: f.Name, Num: all[c*rows : (c+1)*rows : (c+1)*rows]})
+			a.vals = append(a.vals, Value{Name: f.Name, Datatype: string(t.Datatype), Num: all[c*rows : (c+1)*rows : (c+1)*rows]})
 		}
 	}
 	for i := range outputs {

@@ -23,7 +23,9 @@ func TestFromTensors(t *testing.T) {
 	}
 	got := FromTensors(in, spec)
 	want := []Value{
-		Num("amount", 1.5, 2.5), Num("age", 30, 40), Num("flag", 0, 1),
+		{Name: "amount", Datatype: "FP32", Num: []float64{1.5, 2.5}},
+		{Name: "age", Datatype: "FP32", Num: []float64{30, 40}},
+		{Name: "flag", Datatype: "FP32", Num: []float64{0, 1}},
 		{Name: "note", Datatype: "BYTES", Shape: []int64{2}, Str: []string{"hi", "yo"}},
 		{Name: "ids", Datatype: "INT64", Shape: []int64{2}, Num: []float64{7, -8}},
 		{Name: "ok", Datatype: "BOOL", Shape: []int64{1}, Num: []float64{1}},
