@@ -13,6 +13,8 @@
 // scan it, so pointers stored there would not keep their targets alive.
 package hugemem
 
+import "math"
+
 // PageSize is the size of a huge page on the platforms this package
 // maps: a table smaller than one gains nothing and comes from the heap.
 const PageSize = 2 << 20
@@ -23,7 +25,7 @@ const PageSize = 2 << 20
 // ordinary heap slice and free does nothing; where mapping fails, it falls
 // back to the heap too, so Uint64s fails only as make does.
 func Uint64s(n int) (table []uint64, free func()) {
-	if n > 0 && n <= maxLen && n*8 >= PageSize {
+	if n >= PageSize/8 && n <= maxLen {
 		if t, f, ok := mapUint64s(n); ok {
 			return t, f
 		}
@@ -32,5 +34,5 @@ func Uint64s(n int) (table []uint64, free func()) {
 }
 
 // maxLen bounds the length of a mapped table, so that its size in bytes
-// plus a page for alignment cannot overflow.
-const maxLen = (1<<62 - 2*PageSize) / 8
+// plus a page for alignment cannot overflow an int.
+const maxLen = (math.MaxInt - 2*PageSize) / 8
