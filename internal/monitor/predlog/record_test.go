@@ -33,7 +33,10 @@ func sampleRecord() Record {
 			Str("country", "DE", "FR"),
 			{Name: "image", Datatype: "FP32", Shape: []int64{1, 2}, Num: []float64{math.Inf(1), math.Inf(-1)}},
 		},
-		Outputs:   []Value{{Name: "score", Datatype: "FP64", Shape: []int64{2, 1}, Num: []float64{0.93, 1e-7}}},
+		Outputs: []Value{
+			{Name: "score", Datatype: "FP64", Shape: []int64{2, 1}, Num: []float64{0.93, 1e-7}},
+			{Name: "p", Datatype: "FP32", Shape: []int64{2}, Num: []float64{float64(float32(0.42)), float64(float32(1e-7))}},
+		},
 		LatencyNS: 812000,
 	}
 }
