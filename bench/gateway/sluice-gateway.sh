@@ -12,6 +12,8 @@
 # Environment (the harness exports the first block):
 #   GATEWAY_ADDR STABLE_URL CANARY_URL SHADOW_URL STABLE_WEIGHT CANARY_WEIGHT
 #   SLUICE_SHADOW=1     also mirror every request to version 3 (--shadow 3)
+#   SLUICE_PIPELINE=N   push the versions with --pipeline N: up to N calls made
+#                       at the same moment share one connection (0: off)
 #   SLUICE_BIN=PATH     the sluice binary to run; built from this checkout
 #                       into $WORK/bin/sluice when unset
 #   SLUICE_SERVER_ARGS  extra flags for `sluice server` (e.g. --feedback-memory 1000)
@@ -27,6 +29,7 @@ WORK=${WORK:-/tmp/gwbench}
 STABLE_WEIGHT=${STABLE_WEIGHT:-95}
 CANARY_WEIGHT=${CANARY_WEIGHT:-5}
 SLUICE_SHADOW=${SLUICE_SHADOW:-0}
+SLUICE_PIPELINE=${SLUICE_PIPELINE:-0}
 
 log() { printf '[sluice-gateway %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -81,7 +84,7 @@ SLUICE_TOKEN=$(cat "$DATA/admin.token")
 export SLUICE_TOKEN
 sluice() { "$SLUICE_BIN" "$@" >&2; }
 for u in "$STABLE_URL" "$CANARY_URL" "$SHADOW_URL"; do
-  sluice model push m --format http --url "$u/v2/models/m" --signature "$DATA/signature.json"
+  sluice model push m --format http --url "$u/v2/models/m" --signature "$DATA/signature.json" --pipeline "$SLUICE_PIPELINE"
 done
 sluice endpoint create m --model m --version 1
 policy=(--weights "1=$STABLE_WEIGHT,2=$CANARY_WEIGHT")

@@ -30,6 +30,7 @@ func newModelCmd(e *env) *cobra.Command {
 func newModelPushCmd(e *env) *cobra.Command {
 	var format, description, signature, urls, protocol, signKey string
 	var timeout time.Duration
+	var pipeline int
 	var labels, metrics, params []string
 	var baselineFile string
 	var baselineCategorical []string
@@ -104,7 +105,7 @@ Live traffic is compared with it (sluice drift NAME).`,
 				if md.Format != "" && md.Format != "http" {
 					return fmt.Errorf("--url: versions served by a model server have --format http")
 				}
-				doc := remote.Document{URLs: strings.Split(urls, ","), Protocol: remote.Protocol(protocol), Timeout: timeout}
+				doc := remote.Document{URLs: strings.Split(urls, ","), Protocol: remote.Protocol(protocol), Timeout: timeout, Pipeline: pipeline}
 				if md.Signature != nil {
 					doc.Signature = new(inference.Signature)
 					if err := json.Unmarshal(md.Signature, doc.Signature); err != nil {
@@ -171,6 +172,7 @@ Live traffic is compared with it (sluice drift NAME).`,
 	f.StringVar(&urls, "url", "", "--format http: the model's URL on each replica, comma-separated")
 	f.StringVar(&protocol, "protocol", "v2", "--format http: v2 (Open Inference Protocol) or tfserving")
 	f.DurationVar(&timeout, "timeout", 0, "--format http: per-request timeout (default 5s)")
+	f.IntVar(&pipeline, "pipeline", 0, "--format http: write up to N concurrent calls together on one connection (HTTP/1.1 pipelining; 0: off)")
 	return cmd
 }
 

@@ -25,6 +25,9 @@ type rawServer struct {
 	ln    net.Listener
 	conns atomic.Int64
 	reqs  atomic.Int64
+	// pipelined counts the requests that arrived before the previous
+	// one on their connection was answered.
+	pipelined atomic.Int64
 	// answer returns the bytes to write for the n-th request (from 0) and
 	// whether to close the connection afterwards.
 	answer func(n int64, req *http.Request, body []byte) (resp string, closeAfter bool)
@@ -69,6 +72,9 @@ func (s *rawServer) serve() {
 				body, err := io.ReadAll(req.Body)
 				if err != nil {
 					return
+				}
+				if br.Buffered() > 0 {
+					s.pipelined.Add(1)
 				}
 				resp, closeAfter := s.answer(s.reqs.Add(1)-1, req, body)
 				if _, err := io.WriteString(c, resp); err != nil || closeAfter {

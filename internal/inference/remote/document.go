@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,13 @@ type Document struct {
 	// the model server requires. They are stored in the artifact as they
 	// are: do not put long-lived secrets here.
 	Headers map[string]string
+	// Pipeline, when 2 or more, lets up to that many calls made at the
+	// same moment go out together on one connection (HTTP/1.1
+	// pipelining) to a replica reached over plain http: fewer system
+	// calls and wake-ups per call, at the price of the server answering
+	// them one after the other. 0 or 1 sends each call on a connection
+	// of its own.
+	Pipeline int
 }
 
 // fieldError is a problem at a JSON path of the document.
@@ -100,6 +108,7 @@ var topFields = map[string]bool{
 	"health_interval": false,
 	"signature":       false,
 	"headers":         false,
+	"pipeline":        false,
 }
 
 // ParseDocument decodes and validates a sluice.remote/v1 document.
@@ -175,6 +184,14 @@ func ParseDocument(data []byte) (*Document, error) {
 				return nil, err
 			}
 		}
+	}
+	if raw, ok := top["pipeline"]; ok {
+		tok := string(bytes.TrimSpace(raw))
+		v, err := strconv.Atoi(tok)
+		if err != nil || v < 0 || v > maxPipeline {
+			return nil, errorf("pipeline", "%s is not a whole number in 0..%d", tok, maxPipeline)
+		}
+		d.Pipeline = v
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
@@ -254,6 +271,9 @@ func (d *Document) Validate() error {
 		if err := checkHeader(k, d.Headers[k]); err != nil {
 			return errorf("headers."+k, "%s", err)
 		}
+	}
+	if d.Pipeline < 0 || d.Pipeline > maxPipeline {
+		return errorf("pipeline", "%d is outside 0..%d", d.Pipeline, maxPipeline)
 	}
 	if d.Signature != nil {
 		if err := d.Signature.Validate(); err != nil {
@@ -338,8 +358,9 @@ func (d *Document) Marshal() ([]byte, error) {
 		HealthInterval string               `json:"health_interval,omitempty"`
 		Signature      *inference.Signature `json:"signature,omitempty"`
 		Headers        map[string]string    `json:"headers,omitempty"`
+		Pipeline       int                  `json:"pipeline,omitempty"`
 	}
-	w := wire{Format: FormatV1, URLs: d.URLs, Protocol: d.Protocol, Signature: d.Signature, Headers: d.Headers}
+	w := wire{Format: FormatV1, URLs: d.URLs, Protocol: d.Protocol, Signature: d.Signature, Headers: d.Headers, Pipeline: d.Pipeline}
 	if d.Timeout != 0 {
 		w.Timeout = d.Timeout.String()
 	}

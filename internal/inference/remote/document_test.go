@@ -15,6 +15,7 @@ func TestParseDocument(t *testing.T) {
   "format": "sluice.remote/v1",
   "urls": ["http://triton-0:8000/v2/models/fraud/", "https://triton-1:8000/v2/models/fraud"],
   "timeout": "250ms",
+  "pipeline": 8,
   "headers": {"Authorization": "Bearer abc"},
   "signature": {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 2], "features": [{"name": "a"}, {"name": "b", "type": "int"}], "allow_missing": true}],
                 "outputs": [{"name": "p", "datatype": "FP32", "shape": [-1, 2], "labels": ["no", "yes"]}]}
@@ -28,6 +29,7 @@ func TestParseDocument(t *testing.T) {
 		Timeout:        250 * time.Millisecond,
 		HealthInterval: DefaultHealthInterval,
 		Headers:        map[string]string{"Authorization": "Bearer abc"},
+		Pipeline:       8,
 		Signature: &inference.Signature{
 			Inputs: []inference.TensorSpec{{Name: "x", Datatype: inference.FP32, Shape: []int64{-1, 2},
 				Features: []inference.Feature{{Name: "a"}, {Name: "b", Type: "int"}}, AllowMissing: true}},
@@ -81,6 +83,11 @@ func TestParseDocumentErrors(t *testing.T) {
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"headers":{"Bad Name":"x"}}`, `is not a valid header name`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"headers":{"X-A":"a\nb"}}`, `headers.X-A: value holds a control character`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"headers":{"X-A":1}}`, `headers.X-A: want a string`},
+		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":"8"}`, `pipeline: "8" is not a whole number in 0..64`},
+		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":-1}`, `pipeline: -1 is not a whole number in 0..64`},
+		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":2.5}`, `pipeline: 2.5 is not a whole number in 0..64`},
+		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":65}`, `pipeline: 65 is not a whole number in 0..64`},
+		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":null}`, `pipeline: null is not a whole number in 0..64`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"signature":{"inputs":[{"name":"x","datatype":"FP32","shape":[-1,"2"]}]}}`, `signature.inputs[0].shape[1]: want a dimension`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"signature":{"inputs":[{"name":"x","datatype":"FP33"}]}}`, `signature.inputs[0].datatype: unknown datatype "FP33"`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"signature":{"inputs":[{"name":"x","datatype":"FP32","feature":[]}]}}`, `signature.inputs[0].feature: unknown field`},

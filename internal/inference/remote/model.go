@@ -45,6 +45,8 @@ type Model struct {
 
 	next atomic.Uint32 // round-robin position
 
+	co *coalescer // gathers concurrent calls into pipelines; nil when off
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      context.CancelFunc // stops the health checker; nil before start
@@ -122,7 +124,21 @@ func newModel(doc *Document, log *slog.Logger) (*Model, error) {
 		r.healthy.Store(true)
 		m.replicas = append(m.replicas, r)
 	}
+	if doc.Pipeline > 1 && m.headRoom > 0 && allPooled(m.replicas) {
+		m.co = &coalescer{max: doc.Pipeline, yield: gosched}
+	}
 	return m, nil
+}
+
+// allPooled reports whether every replica is reached over plain http,
+// on connections of its own that can carry a pipeline.
+func allPooled(rs []*replica) bool {
+	for _, r := range rs {
+		if r.pool == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Signature returns the signature given in the artifact or read from the
@@ -148,6 +164,9 @@ func (m *Model) PredictAt(ctx context.Context, start time.Time, inputs []inferen
 	bp, rows, err := m.encode(ins)
 	if err != nil {
 		return nil, err
+	}
+	if m.co != nil && coalesces(ctx) {
+		return m.sendCoalesced(ctx, start, bp, rows)
 	}
 	out, recycle, err := m.send(ctx, m.pick(nil), *bp, rows, m.deadlineAt(ctx, start))
 	if recycle {

@@ -67,7 +67,12 @@ func (m *Model) PredictPipelined(ctx context.Context, batch [][]inference.Tensor
 		}
 		calls = append(calls, pipeCall{i: i, bp: bp, rows: rows})
 	}
-	dl := m.deadline(ctx)
+	m.pipelineCalls(ctx, calls, m.deadline(ctx), done)
+}
+
+// pipelineCalls makes calls, encoded, by pipelines of at most
+// maxPipelineBytes, reports each to done and recycles its request.
+func (m *Model) pipelineCalls(ctx context.Context, calls []pipeCall, dl deadline, done func(i int, outputs []inference.Tensor, err error)) {
 	for len(calls) > 0 {
 		r := m.pick(nil)
 		n, size := 1, len(*calls[0].bp)
