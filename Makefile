@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-latency pgo exhaustive
+.PHONY: build test run onnxruntime bench fuzz vet ci bench-gateway bench-gateway-pipeline bench-gateway-latency pgo exhaustive
 
 build:
 	$(GO) build -o sluice ./cmd/sluice
@@ -59,6 +59,10 @@ bench-batch-memory:
 # minutes. Not part of CI.
 bench-gateway:
 	bench/gateway/run.sh
+
+# The same with the versions pushed with --pipeline 16.
+bench-gateway-pipeline:
+	SLUICE_PIPELINE=16 bench/gateway/run.sh
 
 # The same with one connection: the latency the gateway adds, without
 # queueing.

@@ -14,6 +14,8 @@
 #   TARGETS   peer rows (default: direct nginx nginx-canary nginx-shadow goproxy goproxy-shadow)
 #   ROUNDS DURATION WARMUP QUIET_WAIT WORK ...  passed to the harness
 #   SLUICE_BIN  a sluice binary to use instead of building this checkout
+#   SLUICE_PIPELINE=N  push the versions with --pipeline N (rows named
+#               sluice-canary-pipeline16 and so on; default 0: off)
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +34,9 @@ if [[ -z ${SLUICE_BIN:-} ]]; then
   (cd "$REPO" && CGO_ENABLED=0 go build -o "$SLUICE_BIN" ./cmd/sluice)
 fi
 export SLUICE_BIN
+export SLUICE_PIPELINE=${SLUICE_PIPELINE:-0}
+suffix=
+[[ $SLUICE_PIPELINE -gt 1 ]] && suffix=-pipeline$SLUICE_PIPELINE
 
 for v in $VARIANTS; do
   case $v in
@@ -40,5 +45,6 @@ for v in $VARIANTS; do
     *) echo "run.sh: unknown variant $v (canary, shadow)" >&2; exit 1 ;;
   esac
   echo "run.sh: harness run with row $name" >&2
+  name+=$suffix
   GATEWAY_NAME=$name SLUICE_SHADOW=$shadow "$HARNESS/peer-bench.sh" "$HERE/sluice-gateway.sh"
 done
