@@ -82,7 +82,7 @@ type Document struct {
 	// pipelining) to a replica reached over plain http: fewer system
 	// calls and wake-ups per call, at the price of the server answering
 	// them one after the other. 0 or 1 sends each call on a connection
-	// of its own.
+	// of its own. Every URL must be http when it is 2 or more.
 	Pipeline int
 }
 
@@ -274,6 +274,13 @@ func (d *Document) Validate() error {
 	}
 	if d.Pipeline < 0 || d.Pipeline > maxPipeline {
 		return errorf("pipeline", "%d is outside 0..%d", d.Pipeline, maxPipeline)
+	}
+	if d.Pipeline > 1 {
+		for i, u := range d.URLs {
+			if strings.HasPrefix(strings.ToLower(u), "https:") {
+				return errorf("pipeline", "needs plain http replicas, and urls[%d] is https", i)
+			}
+		}
 	}
 	if d.Signature != nil {
 		if err := d.Signature.Validate(); err != nil {

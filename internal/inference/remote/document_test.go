@@ -15,7 +15,6 @@ func TestParseDocument(t *testing.T) {
   "format": "sluice.remote/v1",
   "urls": ["http://triton-0:8000/v2/models/fraud/", "https://triton-1:8000/v2/models/fraud"],
   "timeout": "250ms",
-  "pipeline": 8,
   "headers": {"Authorization": "Bearer abc"},
   "signature": {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 2], "features": [{"name": "a"}, {"name": "b", "type": "int"}], "allow_missing": true}],
                 "outputs": [{"name": "p", "datatype": "FP32", "shape": [-1, 2], "labels": ["no", "yes"]}]}
@@ -29,7 +28,6 @@ func TestParseDocument(t *testing.T) {
 		Timeout:        250 * time.Millisecond,
 		HealthInterval: DefaultHealthInterval,
 		Headers:        map[string]string{"Authorization": "Bearer abc"},
-		Pipeline:       8,
 		Signature: &inference.Signature{
 			Inputs: []inference.TensorSpec{{Name: "x", Datatype: inference.FP32, Shape: []int64{-1, 2},
 				Features: []inference.Feature{{Name: "a"}, {Name: "b", Type: "int"}}, AllowMissing: true}},
@@ -50,6 +48,33 @@ func TestParseDocument(t *testing.T) {
 	}
 	if diff := cmp.Diff(got, again); diff != "" {
 		t.Errorf("round trip (-first +second):\n%s", diff)
+	}
+}
+
+func TestParseDocumentPipeline(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		want  int
+	}{
+		{``, 0},
+		{`,"pipeline":0`, 0},
+		{`,"pipeline":1`, 1},
+		{`,"pipeline": 16 `, 16},
+		{`,"pipeline":64`, 64},
+	} {
+		doc := `{"format":"sluice.remote/v1","urls":["http://a/v2/models/m"]` + tc.field + `}`
+		d, err := ParseDocument([]byte(doc))
+		if err != nil || d.Pipeline != tc.want {
+			t.Errorf("ParseDocument(%s) = %v, %v; want pipeline %d", doc, d, err, tc.want)
+			continue
+		}
+		b, err := d.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := ParseDocument(b); err != nil || again.Pipeline != tc.want {
+			t.Errorf("ParseDocument(Marshal()) = %v, %v; want pipeline %d\n%s", again, err, tc.want, b)
+		}
 	}
 }
 
@@ -88,6 +113,7 @@ func TestParseDocumentErrors(t *testing.T) {
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":2.5}`, `pipeline: 2.5 is not a whole number in 0..64`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":65}`, `pipeline: 65 is not a whole number in 0..64`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"pipeline":null}`, `pipeline: null is not a whole number in 0..64`},
+		{`{"format":"sluice.remote/v1","urls":["http://a/m","HTTPS://b/m"],"pipeline":2}`, `pipeline: needs plain http replicas, and urls[1] is https`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"signature":{"inputs":[{"name":"x","datatype":"FP32","shape":[-1,"2"]}]}}`, `signature.inputs[0].shape[1]: want a dimension`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"signature":{"inputs":[{"name":"x","datatype":"FP33"}]}}`, `signature.inputs[0].datatype: unknown datatype "FP33"`},
 		{`{"format":"sluice.remote/v1","urls":["http://a/m"],"signature":{"inputs":[{"name":"x","datatype":"FP32","feature":[]}]}}`, `signature.inputs[0].feature: unknown field`},
