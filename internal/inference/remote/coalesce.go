@@ -35,22 +35,57 @@ type coalescer struct {
 	yield    func(*gather) // lets the calls on their way join g; gosched
 	inflight atomic.Int32  // calls between their start and their answer
 	mu       sync.Mutex
-	open     *gather // the batch still taking calls, nil when none
+	open     *gather   // the batch still taking calls, nil when none
+	free     sync.Pool // of *gather, reused once every call took its answer
 }
 
-// gather is one batch: its calls, their answers, and done, closed when
-// every answer is in.
+// gather is one batch: its calls and their answers.
 type gather struct {
 	calls []pipeCall
 	size  int // bytes of the requests
 	res   []gathered
-	done  chan struct{}
+	// wake holds a token for each call but the first once every answer
+	// is in; left counts the calls yet to take their answer, and the
+	// last one returns the gather to the pool.
+	wake   chan struct{}
+	left   atomic.Int32
+	settle func(i int, out []inference.Tensor, err error) // stores an answer in res
 }
 
 // gathered is the answer to one call of a batch.
 type gathered struct {
 	out []inference.Tensor
 	err error
+}
+
+// get returns an empty gather holding the call encoded in bp.
+func (co *coalescer) get(bp *[]byte, rows int) *gather {
+	g, _ := co.free.Get().(*gather)
+	if g == nil {
+		g = &gather{calls: make([]pipeCall, 0, co.max), res: make([]gathered, co.max), wake: make(chan struct{}, co.max)}
+		g.settle = func(i int, out []inference.Tensor, err error) { g.res[i] = gathered{out: out, err: err} }
+	}
+	g.calls = append(g.calls, pipeCall{bp: bp, rows: rows})
+	g.size = len(*bp)
+	return g
+}
+
+// take returns the answer to call k of g, and g to the pool when every
+// call has taken its answer.
+func (co *coalescer) take(g *gather, k int) ([]inference.Tensor, error) {
+	out, err := g.res[k].out, g.res[k].err
+	if g.left.Add(-1) == 0 {
+		co.put(g)
+	}
+	return out, err
+}
+
+// put returns g to the pool, holding nothing.
+func (co *coalescer) put(g *gather) {
+	clear(g.calls)
+	clear(g.res)
+	g.calls, g.size = g.calls[:0], 0
+	co.free.Put(g)
 }
 
 // gosched yields the processor: the goroutines ready to run, some on
@@ -79,11 +114,10 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 			g.calls = append(g.calls, pipeCall{i: k, bp: bp, rows: rows})
 			g.size += len(*bp)
 			co.mu.Unlock()
-			<-g.done
-			return g.res[k].out, g.res[k].err
+			<-g.wake
+			return co.take(g, k)
 		}
-		g := &gather{calls: make([]pipeCall, 1, co.max), size: len(*bp), done: make(chan struct{})}
-		g.calls[0] = pipeCall{bp: bp, rows: rows}
+		g := co.get(bp, rows)
 		co.open = g
 		co.mu.Unlock()
 		co.yield(g)
@@ -95,6 +129,7 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 		if len(g.calls) > 1 {
 			return m.sendGather(ctx, start, g)
 		}
+		co.put(g)
 	}
 	out, recycle, err := m.send(ctx, m.pick(nil), *bp, rows, m.deadlineAt(ctx, start))
 	if recycle {
@@ -107,11 +142,14 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 // returns the first call's answer. The batch runs to its end, bounded by
 // the version's timeout, even when the first caller goes away.
 func (m *Model) sendGather(ctx context.Context, start time.Time, g *gather) ([]inference.Tensor, error) {
-	g.res = make([]gathered, len(g.calls))
-	ctx = context.WithoutCancel(ctx)
-	m.pipelineCalls(ctx, g.calls, m.deadlineAt(ctx, start), func(i int, out []inference.Tensor, err error) {
-		g.res[i] = gathered{out: out, err: err}
-	})
-	close(g.done)
-	return g.res[0].out, g.res[0].err
+	n := len(g.calls)
+	g.left.Store(int32(n))
+	if ctx.Done() != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	m.pipelineCalls(ctx, g.calls, m.deadlineAt(ctx, start), g.settle)
+	for range n - 1 {
+		g.wake <- struct{}{}
+	}
+	return m.co.take(g, 0)
 }
