@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,4 +76,100 @@ func TestExternalModelServer(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("the timed-out call took %v", took)
 	}
+}
+
+// TestExternalModelServerPipelined: a version pushed with --pipeline
+// answers many concurrent callers, each with the answer to its own row,
+// while its calls share connections to the model server (another Sluice
+// server).
+func TestExternalModelServerPipelined(t *testing.T) {
+	backend := startServer(t)
+	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
+	backend.cli(t, "model", "push", "bc", model)
+	backend.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+
+	front := startServer(t)
+	front.cli(t, "model", "push", "bc-remote", "--format", "http", "--url", backend.URL+"/v2/models/bc", "--pipeline", "8")
+	front.cli(t, "endpoint", "create", "bc", "--model", "bc-remote", "--version", "1")
+
+	// Rows that score differently, and their answers from the model
+	// server itself.
+	const rows = 40
+	bodies := make([][]byte, rows)
+	want := make([]float64, rows)
+	for i := range rows {
+		vals := make([]string, 30)
+		for j := range vals {
+			vals[j] = strconv.FormatFloat(float64((i*7+j*3)%50)/3, 'g', -1, 64)
+		}
+		bodies[i] = []byte(`{"inputs":[{"name":"input","datatype":"FP32","shape":[1,30],"data":[` + strings.Join(vals, ",") + `]}]}`)
+		want[i] = firstOutput(t, post(t, backend.URL+"/v2/models/bc/infer", bodies[i]).body)
+	}
+
+	distinct := map[float64]bool{}
+	for _, w := range want {
+		distinct[w] = true
+	}
+	if len(distinct) < rows/4 {
+		t.Fatalf("the rows score only %d ways: a mixed-up answer could go unseen", len(distinct))
+	}
+
+	const callers, each = 32, 25
+	errs := make(chan error, callers*each)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for k := range each {
+				i := (c*each + k) % rows
+				resp, err := http.Post(front.URL+"/v2/models/bc/infer", "application/json", bytes.NewReader(bodies[i]))
+				if err != nil {
+					errs <- err
+					continue
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var out struct {
+					Outputs []struct {
+						Data []float64 `json:"data"`
+					} `json:"outputs"`
+				}
+				switch {
+				case err != nil:
+					errs <- err
+				case resp.StatusCode != http.StatusOK:
+					errs <- fmt.Errorf("row %d: %d %s", i, resp.StatusCode, b)
+				case json.Unmarshal(b, &out) != nil || len(out.Outputs) == 0 || len(out.Outputs[0].Data) == 0:
+					errs <- fmt.Errorf("row %d: answer %s", i, b)
+				case out.Outputs[0].Data[0] != want[i]:
+					errs <- fmt.Errorf("row %d: %v through the pipelined version, %v from the model server", i, out.Outputs[0].Data[0], want[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for err := range errs {
+		if n++; n <= 5 {
+			t.Error(err)
+		}
+	}
+	if n > 0 {
+		t.Fatalf("%d of %d calls went wrong", n, callers*each)
+	}
+}
+
+// firstOutput is the first value of the first output of an answer.
+func firstOutput(t *testing.T, body []byte) float64 {
+	t.Helper()
+	var out struct {
+		Outputs []struct {
+			Data []float64 `json:"data"`
+		} `json:"outputs"`
+	}
+	must(t, json.Unmarshal(body, &out), "answer %s", body)
+	if len(out.Outputs) == 0 || len(out.Outputs[0].Data) == 0 {
+		t.Fatalf("answer without outputs: %s", body)
+	}
+	return out.Outputs[0].Data[0]
 }
