@@ -120,6 +120,11 @@ Live traffic is compared with it (sluice drift NAME).`,
 				md.Format = "http"
 				artifact = bytes.NewReader(b)
 			case len(args) == 2:
+				for _, name := range []string{"protocol", "timeout", "pipeline"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s goes with --url: a file's settings are in the file", name)
+					}
+				}
 				f, err := os.Open(args[1])
 				if err != nil {
 					return fmt.Errorf("opening model file: %w", err)

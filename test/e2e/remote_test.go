@@ -89,6 +89,22 @@ func TestExternalModelServerPipelined(t *testing.T) {
 	backend.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
 
 	front := startServer(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", backend.URL + "/v2/models/bc", "--pipeline", "65"}, "pipeline: 65 is outside 0..64"},
+		{[]string{"--url", "https://127.0.0.1:1/v2/models/bc", "--pipeline", "8"}, "pipeline: needs plain http replicas, and urls[0] is https"},
+		{[]string{model, "--pipeline", "8"}, "--pipeline goes with --url"},
+	} {
+		args := append([]string{"model", "push", "bc-remote", "--format", "http"}, tc.args...)
+		if tc.args[0] == model {
+			args = append([]string{"model", "push", "bc-remote"}, tc.args...)
+		}
+		if _, stderr, code := front.cliResult(args...); code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("sluice %s: exit %d, %q; want an error containing %q", strings.Join(args, " "), code, stderr, tc.want)
+		}
+	}
 	front.cli(t, "model", "push", "bc-remote", "--format", "http", "--url", backend.URL+"/v2/models/bc", "--pipeline", "8")
 	front.cli(t, "endpoint", "create", "bc", "--model", "bc-remote", "--version", "1")
 
