@@ -18,7 +18,8 @@ import (
 // the processor once; the calls that reach the model meanwhile join it,
 // up to N of them, and the first writes them all on one connection with
 // one system call and reads the answers back, mostly from one read. The
-// others wait for their answers without touching the network.
+// others wait without touching the network, each woken as its answer
+// comes in.
 //
 // The price is head-of-line blocking: a server answers the requests of
 // a connection in order, so the calls of a batch are served one after
@@ -44,12 +45,12 @@ type gather struct {
 	calls []pipeCall
 	size  int // bytes of the requests
 	res   []gathered
-	// wake holds a token for each call but the first once every answer
-	// is in; left counts the calls yet to take their answer, and the
-	// last one returns the gather to the pool.
-	wake   chan struct{}
+	// wake[k] gets a token when the answer to call k > 0 is in; left
+	// counts the calls yet to take their answer, and the last one
+	// returns the gather to the pool.
+	wake   []chan struct{}
 	left   atomic.Int32
-	settle func(i int, out []inference.Tensor, err error) // stores an answer in res
+	settle func(i int, out []inference.Tensor, err error) // stores an answer in res and wakes its call
 }
 
 // gathered is the answer to one call of a batch.
@@ -62,8 +63,16 @@ type gathered struct {
 func (co *coalescer) get(bp *[]byte, rows int) *gather {
 	g, _ := co.free.Get().(*gather)
 	if g == nil {
-		g = &gather{calls: make([]pipeCall, 0, co.max), res: make([]gathered, co.max), wake: make(chan struct{}, co.max)}
-		g.settle = func(i int, out []inference.Tensor, err error) { g.res[i] = gathered{out: out, err: err} }
+		g = &gather{calls: make([]pipeCall, 0, co.max), res: make([]gathered, co.max), wake: make([]chan struct{}, co.max)}
+		for k := range g.wake {
+			g.wake[k] = make(chan struct{}, 1)
+		}
+		g.settle = func(i int, out []inference.Tensor, err error) {
+			g.res[i] = gathered{out: out, err: err}
+			if i > 0 {
+				g.wake[i] <- struct{}{}
+			}
+		}
 	}
 	g.calls = append(g.calls, pipeCall{bp: bp, rows: rows})
 	g.size = len(*bp)
@@ -114,7 +123,7 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 			g.calls = append(g.calls, pipeCall{i: k, bp: bp, rows: rows})
 			g.size += len(*bp)
 			co.mu.Unlock()
-			<-g.wake
+			<-g.wake[k]
 			return co.take(g, k)
 		}
 		g := co.get(bp, rows)
@@ -138,8 +147,8 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 	return out, err
 }
 
-// sendGather makes the calls of g, closed to new ones, answers them, and
-// returns the first call's answer. The batch runs to its end, bounded by
+// sendGather makes the calls of g, closed to new ones, wakes each of the
+// others as its answer comes in, and returns the first call's answer. The batch runs to its end, bounded by
 // the version's timeout, even when the first caller goes away.
 func (m *Model) sendGather(ctx context.Context, start time.Time, g *gather) ([]inference.Tensor, error) {
 	n := len(g.calls)
@@ -148,8 +157,5 @@ func (m *Model) sendGather(ctx context.Context, start time.Time, g *gather) ([]i
 		ctx = context.WithoutCancel(ctx)
 	}
 	m.pipelineCalls(ctx, g.calls, m.deadlineAt(ctx, start), g.settle)
-	for range n - 1 {
-		g.wake <- struct{}{}
-	}
 	return m.co.take(g, 0)
 }

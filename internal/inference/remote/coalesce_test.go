@@ -199,3 +199,72 @@ func TestCoalesceConcurrent(t *testing.T) {
 		t.Errorf("%d calls in flight after all returned", n)
 	}
 }
+
+// TestCoalesceEarlyAnswer: a call of a batch returns as soon as its
+// answer is in, not when the whole batch is.
+func TestCoalesceEarlyAnswer(t *testing.T) {
+	first, last := make(chan struct{}), make(chan struct{})
+	var posts atomic.Int64
+	s := startRaw(t, func(_ int64, req *http.Request, body []byte) (string, bool) {
+		if req.Method != http.MethodPost {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false
+		}
+		switch posts.Add(1) {
+		case 1: // the call that keeps another in flight
+			<-first
+		case 4: // the last call of the batch
+			<-last
+		}
+		return sumAnswer(body, ""), false
+	})
+	m := load(t, Document{URLs: []string{"http://" + s.ln.Addr().String() + "/v2/models/m"}, Signature: testSignature(), Pipeline: 8}, inference.LoadOptions{})
+	m.co.yield = func(g *gather) {
+		waitFor(t, 5*time.Second, "three calls in the batch", func() bool {
+			m.co.mu.Lock()
+			defer m.co.mu.Unlock()
+			return len(g.calls) == 3
+		})
+	}
+	in := func(v float64) []inference.Tensor { return []inference.Tensor{rowsTensor([]float64{v, 1, 2, 3})} }
+	held := make(chan error, 1)
+	go func() {
+		_, err := m.Predict(context.Background(), in(1))
+		held <- err
+	}()
+	waitFor(t, 5*time.Second, "the first call in flight", func() bool { return m.co.inflight.Load() == 1 })
+
+	done := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			out, err := m.Predict(context.Background(), in(float64(100*i)))
+			if err == nil && out[0].F64[0] != float64(100*i+6) {
+				err = errors.New("another call's answer")
+			}
+			done <- err
+		}()
+	}
+	// The batch's second call is answered while its third is held.
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no call of the batch returned while its last answer was held")
+	}
+	select {
+	case <-done:
+		t.Fatal("two calls returned while the last answer of the batch was held")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(last)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(first)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}
