@@ -262,7 +262,15 @@ func newModelShowCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emit(v, func() error { return e.showVersion(v) })
+			return e.emit(v, func() error {
+				if err := e.showVersion(v); err != nil {
+					return err
+				}
+				if v.Format == "http" {
+					e.showRemote(c, name, strconv.Itoa(v.Version))
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -310,6 +318,37 @@ func (e *env) showVersion(v apiclient.Version) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// showRemote prints where an http version's model server is and how it
+// is called, from the version's document; header values are not shown.
+func (e *env) showRemote(c *apiclient.Client, model, version string) {
+	w := e.stdout
+	data, err := c.Artifact(e.ctx, model, version)
+	var d *remote.Document
+	if err == nil {
+		d, err = remote.ParseDocument(data)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "Server:      (document not read: %v)\n", err)
+		return
+	}
+	for i, u := range d.URLs {
+		label := "Server:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "%-12s %s\n", label, u)
+	}
+	fmt.Fprintf(w, "Protocol:    %s\nTimeout:     %s\nHealth:      every %s\n", d.Protocol, d.Timeout, d.HealthInterval)
+	if d.Pipeline > 1 {
+		fmt.Fprintf(w, "Pipeline:    up to %d calls per connection at once\n", d.Pipeline)
+	} else {
+		fmt.Fprintln(w, "Pipeline:    off")
+	}
+	if len(d.Headers) > 0 {
+		fmt.Fprintf(w, "Headers:     %s (values not shown)\n", strings.Join(sortedKeys(d.Headers), ", "))
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -107,6 +107,9 @@ func TestExternalModelServerPipelined(t *testing.T) {
 	}
 	front.cli(t, "model", "push", "bc-remote", "--format", "http", "--url", backend.URL+"/v2/models/bc", "--pipeline", "8")
 	front.cli(t, "endpoint", "create", "bc", "--model", "bc-remote", "--version", "1")
+	if out := front.cli(t, "model", "show", "bc-remote@1"); !strings.Contains(out, "Pipeline:    up to 8 calls per connection at once") || !strings.Contains(out, "Server:      "+backend.URL+"/v2/models/bc") {
+		t.Errorf("model show of the pipelined version:\n%s", out)
+	}
 
 	// Rows that score differently, and their answers from the model
 	// server itself.
