@@ -637,7 +637,7 @@ func BenchmarkRecentGetFull(b *testing.B) {
 
 func TestRecordSizes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	big := Prediction{Version: math.MinInt64, Width: math.MaxInt64, Latency: math.MaxInt64, Role: string(make([]byte, 300)), Values: make([]float64, 200)}
+	big := Prediction{Version: math.MinInt, Width: math.MaxInt, Latency: math.MaxInt64, Role: string(make([]byte, 300)), Values: make([]float64, 200)}
 	tests := []struct {
 		name string
 		req  *Request

@@ -1,4 +1,4 @@
-//go:build linux && !race && !msan && !asan
+//go:build linux && !386 && !race && !msan && !asan
 
 package netio
 

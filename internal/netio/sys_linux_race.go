@@ -1,4 +1,4 @@
-//go:build linux && (race || msan || asan)
+//go:build linux && (386 || race || msan || asan)
 
 package netio
 
@@ -10,6 +10,8 @@ import "syscall"
 // that a write to a connection happens before the read of what it wrote
 // (the net package's reads and writes say so; without it, goroutines
 // that hand memory over through a connection look racy).
+// On 386, whose socket calls go through socketcall(2) and have no
+// numbers of their own, they go through it too.
 func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Read(int(fd), p)
 	return n, errno(err)

@@ -87,11 +87,11 @@ func TestWindowsMatchDirectComputation(t *testing.T) {
 			clock := base
 			late := 0
 			for i := 0; i < 3000; i++ {
-				clock += int64(r.IntN(int(time.Duration(w.Size) / 20)))
+				clock += r.Int64N(int64(time.Duration(w.Size) / 20))
 				// Some events are out of order, some too late.
 				jitter := int64(0)
 				if r.IntN(5) == 0 {
-					jitter = int64(r.IntN(int(time.Duration(w.AllowedLateness)*2 + time.Second)))
+					jitter = r.Int64N(int64(time.Duration(w.AllowedLateness)*2 + time.Second))
 				}
 				e := event{key: []string{"a", "b", "c"}[r.IntN(3)], t: clock - jitter, v: math.Round(r.Float64()*1000) / 10}
 				got, err := ws.add(e.key, time.Unix(0, e.t), []float64{e.v}, true)

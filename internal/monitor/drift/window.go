@@ -99,7 +99,7 @@ func NewWindow(b *Baseline, opts WindowOptions) (*Window, error) {
 		errs = append(errs, fmt.Errorf("size %v, rows %d: exactly one must be set, and positive", opts.Size, opts.Rows))
 	case opts.Size > 0 && opts.Size < time.Duration(opts.Slots)*time.Millisecond:
 		errs = append(errs, fmt.Errorf("size: %v: must be at least 1ms per slot", opts.Size))
-	case opts.Rows > 0 && (opts.Rows < opts.Slots || opts.Rows > math.MaxUint32):
+	case opts.Rows > 0 && (opts.Rows < opts.Slots || int64(opts.Rows) > math.MaxUint32):
 		errs = append(errs, fmt.Errorf("rows: %d: must be in slots (%d)..%d", opts.Rows, opts.Slots, uint32(math.MaxUint32)))
 	}
 	if err := errors.Join(errs...); err != nil {
