@@ -16,14 +16,22 @@ import (
 	"time"
 )
 
-// TestExternalModelServer serves a model from one Sluice server (a real,
-// separate Open Inference Protocol v2 server process) through a second one
-// with --format http, and checks answers, metadata and the timeout path.
-func TestExternalModelServer(t *testing.T) {
+// startModelServer starts a Sluice server that serves the breast cancer
+// XGBoost model as endpoint "bc", the model server of the tests below, and
+// returns it with the model file's path.
+func startModelServer(t *testing.T) (*server, string) {
 	backend := startServer(t)
 	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
 	backend.cli(t, "model", "push", "bc", model)
 	backend.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+	return backend, model
+}
+
+// TestExternalModelServer serves a model from one Sluice server (a real,
+// separate Open Inference Protocol v2 server process) through a second one
+// with --format http, and checks answers, metadata and the timeout path.
+func TestExternalModelServer(t *testing.T) {
+	backend, _ := startModelServer(t)
 
 	front := startServer(t)
 	front.cli(t, "model", "push", "bc-remote", "--format", "http", "--url", backend.URL+"/v2/models/bc", "--timeout", "2s")
@@ -83,10 +91,7 @@ func TestExternalModelServer(t *testing.T) {
 // while its calls share connections to the model server (another Sluice
 // server).
 func TestExternalModelServerPipelined(t *testing.T) {
-	backend := startServer(t)
-	model := filepath.Join(repoRoot(t), "examples", "xgboost", "breast_cancer.json")
-	backend.cli(t, "model", "push", "bc", model)
-	backend.cli(t, "endpoint", "create", "bc", "--model", "bc", "--version", "1")
+	backend, model := startModelServer(t)
 
 	front := startServer(t)
 	for _, tc := range []struct {
