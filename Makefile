@@ -71,7 +71,8 @@ bench-gateway-latency:
 
 # Regenerate cmd/sluice/default.pgo, the CPU profile `go build` uses for
 # profile-guided optimization of the sluice binary: the lean inference path
-# to external model servers (canary, 95/5) and pipelined shadow copies.
+# to external model servers (canary, 95/5; one connection, and 32 with the
+# versions' calls pipelined) and pipelined shadow copies.
 pgo:
 	$(GO) test ./internal/gateway/ -run '^$$' -bench 'HarnessRequestLean' -benchtime 8s -cpuprofile /tmp/sluice-pgo-lean.pprof -o /tmp/sluice-pgo-lean.test
 	$(GO) test ./internal/gateway/ -run '^$$' -bench 'MirrorRemote/pipeline=default' -benchtime 4s -cpuprofile /tmp/sluice-pgo-mirror.pprof -o /tmp/sluice-pgo-mirror.test

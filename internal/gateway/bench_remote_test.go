@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -91,12 +93,51 @@ func readRawRequest(r *bufio.Reader) (int, error) {
 // model servers allocate nothing per request, so allocs/op are the
 // gateway's own.
 func BenchmarkHarnessRequestLean(b *testing.B) {
+	addr := harnessGateway(b, 0)
+	roundTrip := harnessClient(b, addr)
+	if err := roundTrip(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := roundTrip(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHarnessRequestLeanPipelined is BenchmarkHarnessRequestLean with
+// the versions pushed with --pipeline 16 and 32 connections at once, as
+// the gateway comparison runs with SLUICE_PIPELINE=16: concurrent calls
+// to a version share pipelines to its model server.
+func BenchmarkHarnessRequestLeanPipelined(b *testing.B) {
+	addr := harnessGateway(b, 16)
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		roundTrip := harnessClient(b, addr)
+		for pb.Next() {
+			if err := roundTrip(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// harnessGateway serves a 95/5 canary of two external OIP v2 model
+// servers (documents with the given pipeline) through the lean HTTP/1.1
+// loop, with the live counters, the request memory for feedback and the
+// prediction log on, as `sluice server` runs in the gateway comparison,
+// and returns its address. The model servers allocate nothing per
+// request, so allocs/op are the gateway's own.
+func harnessGateway(b *testing.B, pipeline int) string {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	b.Cleanup(cancel)
 	backends := map[int]*Backend{}
 	for v := 1; v <= 2; v++ {
 		addr := rawHTTPServer(b, harnessAnswer)
-		rd := remote.Document{URLs: []string{"http://" + addr + "/v2/models/m"}, Signature: &inference.Signature{
+		rd := remote.Document{URLs: []string{"http://" + addr + "/v2/models/m"}, Pipeline: pipeline, Signature: &inference.Signature{
 			Inputs:  []inference.TensorSpec{{Name: "input-0", Datatype: inference.FP32, Shape: []int64{-1, 8}}},
 			Outputs: []inference.TensorSpec{{Name: "p", Datatype: inference.FP32, Shape: []int64{-1}}},
 		}}
@@ -132,36 +173,38 @@ func BenchmarkHarnessRequestLean(b *testing.B) {
 	lean := leanhttp.New(g, leanhttp.Options{MaxBodyBytes: g.MaxBodyBytes()})
 	go lean.Serve(ln)
 	b.Cleanup(func() { lean.Close() })
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	return ln.Addr().String()
+}
+
+// harnessClient connects to a gateway and returns a function that sends
+// the harness's request on that connection and checks the answer.
+func harnessClient(b *testing.B, addr string) func() error {
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer nc.Close()
+	b.Cleanup(func() { nc.Close() })
 	req := []byte("POST /v2/models/m/infer HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: " +
 		strconv.Itoa(len(harnessBody)) + "\r\n\r\n" + harnessBody)
 	r := bufio.NewReaderSize(nc, 8<<10)
 	body := make([]byte, 0, 1024)
-	roundTrip := func() {
+	return func() error {
 		if _, err := nc.Write(req); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		status, err := r.ReadSlice('\n')
 		if err != nil || !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
-			b.Fatalf("status %q, %v", status, err)
+			return fmt.Errorf("status %q, %v", status, err)
 		}
 		n, err := readRawRequest(r)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		body = body[:n]
 		if _, err := io.ReadFull(r, body); err != nil || !bytes.Contains(body, []byte(`"id":"bench-000001"`)) {
-			b.Fatalf("answer %q, %v", body, err)
+			return fmt.Errorf("answer %q, %v", body, err)
 		}
-	}
-	roundTrip()
-	b.ReportAllocs()
-	for b.Loop() {
-		roundTrip()
+		return nil
 	}
 }
 

@@ -151,11 +151,11 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 // others as its answer comes in, and returns the first call's answer. The batch runs to its end, bounded by
 // the version's timeout, even when the first caller goes away.
 func (m *Model) sendGather(ctx context.Context, start time.Time, g *gather) ([]inference.Tensor, error) {
-	n := len(g.calls)
-	g.left.Store(int32(n))
-	if ctx.Done() != nil {
-		ctx = context.WithoutCancel(ctx)
-	}
+	g.left.Store(int32(len(g.calls)))
+	// The batch's context carries neither cancellation nor values: the
+	// calls of a batch have no deadline or span of their own (coalesces),
+	// and one caller going away must not fail the others.
+	ctx = context.Background()
 	m.pipelineCalls(ctx, g.calls, m.deadlineAt(ctx, start), g.settle)
 	return m.co.take(g, 0)
 }
