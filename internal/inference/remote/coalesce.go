@@ -136,7 +136,7 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 		}
 		co.mu.Unlock()
 		if len(g.calls) > 1 {
-			return m.sendGather(ctx, start, g)
+			return m.sendGather(start, g)
 		}
 		co.put(g)
 	}
@@ -148,14 +148,14 @@ func (m *Model) sendCoalesced(ctx context.Context, start time.Time, bp *[]byte, 
 }
 
 // sendGather makes the calls of g, closed to new ones, wakes each of the
-// others as its answer comes in, and returns the first call's answer. The batch runs to its end, bounded by
-// the version's timeout, even when the first caller goes away.
-func (m *Model) sendGather(ctx context.Context, start time.Time, g *gather) ([]inference.Tensor, error) {
+// others as its answer comes in, and returns the first call's answer.
+// The batch runs to its end, bounded by the version's timeout, on a
+// context with neither cancellation nor values: its calls have no
+// deadline or span of their own (coalesces), and one caller going away
+// must not fail the others.
+func (m *Model) sendGather(start time.Time, g *gather) ([]inference.Tensor, error) {
 	g.left.Store(int32(len(g.calls)))
-	// The batch's context carries neither cancellation nor values: the
-	// calls of a batch have no deadline or span of their own (coalesces),
-	// and one caller going away must not fail the others.
-	ctx = context.Background()
+	ctx := context.Background()
 	m.pipelineCalls(ctx, g.calls, m.deadlineAt(ctx, start), g.settle)
 	return m.co.take(g, 0)
 }
